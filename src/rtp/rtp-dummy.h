@@ -1,0 +1,2 @@
+#pragma once
+int chorus_rtp_dummy(void);
