@@ -1,2 +1,0 @@
-#pragma once
-int chorus_rtp_dummy(void);
