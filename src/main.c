@@ -1,4 +1,6 @@
 /* chorus: the Chorus SFU daemon, and `chorus token` to mint JWTs. */
+#define G_LOG_DOMAIN "chorus"
+
 #include <glib-unix.h>
 #include <glib.h>
 #include <locale.h>
@@ -9,12 +11,13 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "media/media.h"
 #include "rooms/directory.h"
 #include "rooms/plugin-host.h"
+#include "rooms/room.h"
 #include "signaling/auth.h"
 #include "signaling/server.h"
 
-#define G_LOG_DOMAIN "chorus"
 
 enum { EXIT_BAD_CONFIG = 2 };
 
@@ -184,14 +187,23 @@ main(int argc, char **argv)
     return EXIT_BAD_CONFIG;
   }
 
-  g_autoptr(ChorusWorkerPool) workers = chorus_worker_pool_new(config->worker_count);
+  ChorusMediaEngine *media = chorus_media_engine_new(config, &error);
+  if (media == NULL) {
+    g_critical("media: %s", error->message);
+    return EXIT_BAD_CONFIG;
+  }
+  chorus_media_engine_register_metrics(media);
+  ChorusWorkerPool *workers = chorus_worker_pool_new(config->worker_count);
   ChorusRoomDirectory *dir = chorus_room_directory_new(config, workers, plugins);
+  chorus_room_directory_set_media_engine(dir, media);
   chorus_room_directory_register_metrics(dir);
 
   ChorusSignalingServer *server = chorus_signaling_server_new(config, dir, dev, &error);
   if (server == NULL) {
     g_critical("signaling: %s", error->message);
     chorus_room_directory_free(dir);
+    chorus_worker_pool_free(workers);
+    chorus_media_engine_free(media);
     return 1;
   }
   g_message("chorus %s listening on ws://%s:%u/ws (%u workers, plugins: %s)", CHORUS_VERSION,
@@ -216,7 +228,11 @@ main(int argc, char **argv)
   g_source_remove(sigint);
   g_source_remove(sigterm);
   chorus_signaling_server_free(server);
+  /* Rooms post their media teardown to the workers, which run it before
+   * they stop; the engine (certificate, counters) goes last. */
   chorus_room_directory_free(dir);
+  chorus_worker_pool_free(workers);
+  chorus_media_engine_free(media);
   g_main_loop_unref(app.loop);
   g_message("stopped");
   return 0;

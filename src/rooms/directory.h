@@ -27,7 +27,9 @@ typedef struct _ChorusParticipant ChorusParticipant;
 /* Where a participant's notifications go (its signaling connection). The
  * room builds params (with "to" already set to the participant id) and calls
  * notify(); params are borrowed. A participant without a sink (connection
- * lost, inside the resume grace period) misses notifications. */
+ * lost, inside the resume grace period) misses notifications. notify() must
+ * not call back into the room model (no leave/detach/join from inside it):
+ * rooms walk their participant list while notifying. */
 typedef struct {
   void (*notify)(gpointer sink_data, ChorusParticipant *to, const char *method, json_t *params);
   gpointer sink_data;

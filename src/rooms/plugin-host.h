@@ -29,4 +29,11 @@ const ChorusPlugin *chorus_plugin_host_find(ChorusPluginHost *host, const char *
 char *chorus_plugin_host_kinds_string(ChorusPluginHost *host);
 guint chorus_plugin_host_count(ChorusPluginHost *host);
 
+/* Added by rooms/: the @index-th plugin in kind order (borrowed), for
+ * per-kind metrics. */
+const ChorusPlugin *chorus_plugin_host_get(ChorusPluginHost *host, guint index);
+/* TRUE when @role is one of @plugin's roles / @method one of its methods. */
+gboolean chorus_plugin_has_role(const ChorusPlugin *plugin, const char *role);
+gboolean chorus_plugin_has_method(const ChorusPlugin *plugin, const char *method);
+
 G_END_DECLS

@@ -1,0 +1,222 @@
+/* The packet path: publisher RTP -> uptrack -> every downtrack (rewrite,
+ * protect, send); keyframe requests from subscribers -> publisher.
+ * No allocation, no lock, no logging per packet: drops are counted. */
+#include <string.h>
+
+#include "media/media-private.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtp-packet.h"
+
+/* At most one keyframe request per uptrack layer in this interval. */
+#define KEYFRAME_REQUEST_INTERVAL_US (300 * 1000)
+
+static gboolean
+ext_equals(const ChorusRtpPacket *pkt, guint8 id, const char *value)
+{
+  const guint8 *v;
+  gsize n;
+  if (id == 0 || value == NULL || !chorus_rtp_packet_find_extension(pkt, id, &v, &n))
+    return FALSE;
+  return n == strlen(value) && memcmp(v, value, n) == 0;
+}
+
+static int
+layer_of_rid(const Uptrack *up, const ChorusRtpPacket *pkt, guint8 id)
+{
+  const guint8 *v;
+  gsize n;
+  if (id == 0 || !chorus_rtp_packet_find_extension(pkt, id, &v, &n))
+    return -1;
+  for (guint l = 0; l < up->n_layers; l++)
+    if (up->rids[l] && n == strlen(up->rids[l]) && memcmp(v, up->rids[l], n) == 0)
+      return (int)l;
+  return -1;
+}
+
+/* Finds the uptrack and layer of a packet by SSRC; for an SSRC not seen
+ * before, learns it from the mid/rid header extensions (browsers signal no
+ * SSRCs with rid simulcast), else from a payload type only one of the
+ * publisher's tracks uses. *rtx is set for retransmission streams. */
+static Uptrack *
+classify(MediaPart *part, const ChorusRtpPacket *pkt, guint *layer, gboolean *rtx)
+{
+  GPtrArray *ups = part->uptracks;
+  for (guint i = 0; i < ups->len; i++) {
+    Uptrack *up = g_ptr_array_index(ups, i);
+    for (guint l = 0; l < up->n_layers; l++) {
+      if (up->ssrcs[l] == pkt->ssrc) {
+        *layer = l;
+        *rtx = FALSE;
+        return up;
+      }
+      if (up->rtx_ssrcs[l] == pkt->ssrc) {
+        *layer = l;
+        *rtx = TRUE;
+        return up;
+      }
+    }
+  }
+  Uptrack *match = NULL;
+  for (guint i = 0; i < ups->len && match == NULL; i++) {
+    Uptrack *up = g_ptr_array_index(ups, i);
+    if (ext_equals(pkt, up->ext_ids[CHORUS_SDP_EXT_MID], up->mid))
+      match = up;
+  }
+  if (match == NULL) {
+    for (guint i = 0; i < ups->len; i++) {
+      Uptrack *up = g_ptr_array_index(ups, i);
+      if (up->codec->pt == pkt->payload_type || up->rtx_pt == pkt->payload_type) {
+        if (match)
+          return NULL; /* ambiguous */
+        match = up;
+      }
+    }
+  }
+  if (match == NULL)
+    return NULL;
+  gboolean is_rtx = match->rtx_pt >= 0 && pkt->payload_type == match->rtx_pt;
+  int l = 0;
+  if (match->n_layers > 1) {
+    l = layer_of_rid(match, pkt,
+                     match->ext_ids[is_rtx ? CHORUS_SDP_EXT_REPAIRED_RID : CHORUS_SDP_EXT_RID]);
+    if (l < 0)
+      return NULL;
+  }
+  if (is_rtx)
+    match->rtx_ssrcs[l] = pkt->ssrc;
+  else
+    match->ssrcs[l] = pkt->ssrc;
+  *layer = (guint)l;
+  *rtx = is_rtx;
+  return match;
+}
+
+static void
+forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, MediaRoom *room)
+{
+  if (d->pending_layer != d->layer && layer == d->pending_layer) {
+    /* Switch when the new layer's packets arrive; rebase so that the
+     * subscriber sees one continuous stream. (Switching on a keyframe is
+     * the forwarding engine's job.) */
+    d->layer = d->pending_layer;
+    d->rebase = TRUE;
+  }
+  if (layer != d->layer)
+    return;
+  if (!d->started || d->rebase) {
+    if (d->started) {
+      d->seq_offset = (guint16)(d->last_seq + 1 - pkt->seq);
+      d->ts_offset = d->last_ts + 1 - pkt->timestamp;
+    } else {
+      d->seq_offset = 0;
+      d->ts_offset = 0;
+    }
+    d->started = TRUE;
+    d->rebase = FALSE;
+  }
+  ChorusRtpRewrite rw = {
+    .ssrc = d->ssrc,
+    .payload_type = d->pt,
+    .seq = (guint16)(pkt->seq + d->seq_offset),
+    .timestamp = pkt->timestamp + d->ts_offset,
+    .ext_map = d->ext_map,
+  };
+  gsize len;
+  guint8 *out = room->out;
+  if (chorus_rtp_packet_rewrite(pkt, &rw, out, sizeof(room->out) - CHORUS_SRTP_MAX_RTP_OVERHEAD,
+                                &len) != CHORUS_RTP_OK) {
+    room->counters[MEDIA_COUNTER_SEND_FAILED]++;
+    return;
+  }
+  d->last_seq = rw.seq;
+  d->last_ts = rw.timestamp;
+  if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK)
+    room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
+}
+
+void
+media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
+{
+  MediaRoom *room = part->room;
+  ChorusRtpPacket pkt;
+  if (chorus_rtp_packet_parse(&pkt, buf, len) != CHORUS_RTP_OK) {
+    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+    return;
+  }
+  room->counters[MEDIA_COUNTER_RTP_IN]++;
+  guint layer = 0;
+  gboolean rtx = FALSE;
+  Uptrack *up = classify(part, &pkt, &layer, &rtx);
+  if (up == NULL) {
+    room->counters[MEDIA_COUNTER_RTP_UNMATCHED]++;
+    return;
+  }
+  if (rtx) {
+    room->counters[MEDIA_COUNTER_RTX_DROPPED]++;
+    return;
+  }
+  up->last_packet_us[layer] = now_us;
+  if (up->muted)
+    return;
+  for (guint i = 0; i < up->downtracks->len; i++) {
+    Downtrack *d = g_ptr_array_index(up->downtracks, i);
+    if (!d->negotiated || d->paused || d->sub->sub == NULL ||
+        chorus_peer_get_state(d->sub->sub) != CHORUS_PEER_STATE_CONNECTED)
+      continue;
+    forward_to(d, &pkt, layer, room);
+  }
+}
+
+void
+media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
+{
+  /* Sender reports and the like are terminated here; Chorus's own reports
+   * come with the forwarding engine. */
+  part->room->counters[MEDIA_COUNTER_RTCP_IN]++;
+}
+
+void
+media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
+{
+  MediaPart *owner = up->owner;
+  MediaRoom *room = owner->room;
+  if (layer >= up->n_layers || up->kind != CHORUS_SDP_KIND_VIDEO || owner->pub == NULL ||
+      chorus_peer_get_state(owner->pub) != CHORUS_PEER_STATE_CONNECTED)
+    return;
+  guint32 media_ssrc = up->ssrcs[layer];
+  if (media_ssrc == 0)
+    return; /* nothing received on that layer yet: nothing to refresh */
+  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < KEYFRAME_REQUEST_INTERVAL_US)
+    return;
+  up->last_pli_us[layer] = now_us;
+  guint8 pli[12 + CHORUS_SRTP_MAX_RTCP_OVERHEAD];
+  gsize n = chorus_rtcp_write_pli(pli, sizeof(pli), room->rtcp_ssrc, media_ssrc);
+  if (chorus_peer_send_rtcp(owner->pub, pli, n, sizeof(pli)) == CHORUS_PEER_SEND_OK)
+    room->counters[MEDIA_COUNTER_KEYFRAME_REQUESTS]++;
+}
+
+void
+media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
+{
+  MediaRoom *room = part->room;
+  room->counters[MEDIA_COUNTER_RTCP_IN]++;
+  ChorusRtcpIter it;
+  ChorusRtcpPacket pkt;
+  gboolean malformed = FALSE;
+  if (!chorus_rtcp_iter_init(&it, buf, len)) {
+    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+    return;
+  }
+  while (chorus_rtcp_iter_next(&it, &pkt, &malformed)) {
+    guint32 ssrc;
+    if (!chorus_rtcp_is_keyframe_request(&pkt, &ssrc))
+      continue;
+    for (guint i = 0; i < part->downtracks->len; i++) {
+      Downtrack *d = g_ptr_array_index(part->downtracks, i);
+      if (d->ssrc == ssrc && d->up)
+        media_request_keyframe(d->up, d->layer, now_us);
+    }
+  }
+  if (malformed)
+    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+}

@@ -1,0 +1,168 @@
+/* Internal to src/media: the worker-side objects. Everything here is
+ * confined to the room's worker thread, except ChorusMediaLink (atomic
+ * refcount; `alive` read and written on the main thread only) and the
+ * engine's counters (relaxed atomics, added once per second per room). */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "media/media.h"
+#include "webrtc/peer.h"
+#include "webrtc/sdp.h"
+
+G_BEGIN_DECLS
+
+#define MEDIA_MAX_LAYERS 3
+#define MEDIA_PKT_BYTES 1536
+
+typedef enum {
+  MEDIA_COUNTER_RTP_IN,
+  MEDIA_COUNTER_RTP_FORWARDED,
+  MEDIA_COUNTER_RTCP_IN,
+  MEDIA_COUNTER_RTP_UNMATCHED,       /* RTP of no known track (dropped) */
+  MEDIA_COUNTER_RTP_MALFORMED,
+  MEDIA_COUNTER_RTX_DROPPED,         /* publisher RTX: no NACKs sent yet */
+  MEDIA_COUNTER_SRTP_FAILED,         /* unprotect failures (auth, replay) */
+  MEDIA_COUNTER_UNKNOWN_DATAGRAMS,   /* neither DTLS nor RTP/RTCP */
+  MEDIA_COUNTER_DTLS_GARBAGE,
+  MEDIA_COUNTER_SEND_FAILED,
+  MEDIA_COUNTER_KEYFRAME_REQUESTS,   /* PLIs sent to publishers */
+  MEDIA_COUNTER_PEERS_FAILED,
+  MEDIA_COUNTER_N_
+} MediaCounter;
+
+struct _ChorusMediaEngine {
+  const ChorusConfig *config;
+  ChorusPeerConfig peer_config;
+  char **local_addresses;
+  gint64 counters[MEDIA_COUNTER_N_]; /* atomics */
+  gint peers_connected;              /* atomic gauge */
+};
+
+typedef struct {
+  gint refcount; /* atomic */
+  gboolean alive; /* main thread only */
+  ChorusMediaRoomCallbacks cb;
+  gpointer user_data;
+} MediaLink;
+
+MediaLink *media_link_ref(MediaLink *link);
+void media_link_unref(MediaLink *link);
+
+typedef struct _MediaRoom MediaRoom;
+typedef struct _MediaPart MediaPart;
+typedef struct _Uptrack Uptrack;
+typedef struct _Downtrack Downtrack;
+
+struct _Uptrack {
+  char *id;
+  MediaPart *owner;
+  char *mid;
+  ChorusSdpKind kind;
+  ChorusSdpPayload *codec;
+  gint rtx_pt;
+  gint red_pt;
+  guint8 ext_ids[CHORUS_SDP_EXT_COUNT];
+  guint n_layers;                      /* 1 without simulcast */
+  char *rids[MEDIA_MAX_LAYERS];        /* NULL without simulcast */
+  guint32 ssrcs[MEDIA_MAX_LAYERS];     /* learned or signalled; 0 = unknown */
+  guint32 rtx_ssrcs[MEDIA_MAX_LAYERS];
+  gint64 last_pli_us[MEDIA_MAX_LAYERS];
+  gint64 last_packet_us[MEDIA_MAX_LAYERS];
+  gboolean muted;
+  GPtrArray *downtracks;               /* Downtrack * (borrowed; owned by subscribers) */
+};
+
+struct _Downtrack {
+  Uptrack *up;                         /* NULL once the uptrack is gone */
+  MediaPart *sub;
+  char *track_id;
+  char *publisher_id;
+  char *mid;                           /* in the subscriber's SDP; NULL before an offer */
+  guint32 ssrc;
+  guint8 pt;
+  gboolean negotiated;                 /* the answer accepted its m-line */
+  gboolean paused;
+  guint layer;
+  guint pending_layer;                 /* switch target */
+  guint8 ext_map[256];
+  /* Continuity across layer switches: out = in + offset. */
+  gboolean started;
+  gboolean rebase;
+  guint16 seq_offset;
+  guint32 ts_offset;
+  guint16 last_seq;
+  guint32 last_ts;
+  char *quality;
+};
+
+typedef struct {
+  char *track;
+  char *quality;
+  int paused;
+} MediaSub;
+
+struct _MediaPart {
+  MediaRoom *room;
+  char *id;
+  ChorusPeer *pub;
+  ChorusPeerStats pub_seen;            /* part of pub's stats already counted */
+  guint64 pub_session_id;
+  guint64 pub_version;
+  GPtrArray *uptracks;                 /* Uptrack * (owned) */
+  ChorusPeer *sub;
+  ChorusPeerStats sub_seen;
+  ChorusSdpOfferer *offerer;
+  GPtrArray *downtracks;               /* Downtrack * (owned), in offer order */
+  gboolean offer_dirty;
+  gboolean sub_restart_pending;
+};
+
+struct _MediaRoom {
+  ChorusMediaEngine *engine;
+  GMainContext *context;
+  MediaLink *link;
+  char *name;
+  GHashTable *parts;                   /* id -> MediaPart * (owned) */
+  GHashTable *tracks;                  /* id -> Uptrack * (borrowed from parts) */
+  guint32 rtcp_ssrc;
+  gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
+  GSource *housekeeping;
+  guint8 out[MEDIA_PKT_BYTES];         /* per-room scratch for rewritten packets */
+};
+
+/* media-worker.c */
+MediaRoom *media_room_new(ChorusMediaEngine *engine, GMainContext *context, MediaLink *link,
+                          const char *name);
+void media_room_free(MediaRoom *room);
+json_t *media_publish(MediaRoom *room, const char *participant, const char *sdp, GError **error);
+gboolean media_unpublish(MediaRoom *room, const char *participant, const char *track,
+                         GError **error);
+gboolean media_trickle(MediaRoom *room, const char *participant, ChorusMediaTarget target,
+                       const char *candidate, const char *ufrag, GError **error);
+void media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs /* MediaSub */);
+gboolean media_subscription_update(MediaRoom *room, const char *participant, const char *track,
+                                   const char *quality, int paused, GError **error);
+gboolean media_answer(MediaRoom *room, const char *participant, const char *sdp,
+                      guint64 version, GError **error);
+gboolean media_ice_restart(MediaRoom *room, const char *participant, GError **error);
+void media_track_set_muted(MediaRoom *room, const char *track, gboolean muted);
+void media_participant_remove(MediaRoom *room, const char *participant);
+
+/* Events to the main thread (media-room.c). */
+void media_emit_offer(MediaRoom *room, const char *participant, json_t *params /* transfer full */);
+void media_emit_trickle(MediaRoom *room, const char *participant, ChorusMediaTarget target,
+                        const char *candidate, const char *mid);
+void media_emit_peer_closed(MediaRoom *room, const char *participant, ChorusMediaTarget target,
+                            const char *reason);
+void media_emit_track_gone(MediaRoom *room, const char *participant, const char *track);
+
+/* media-forward.c: the packet path. */
+void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
+void media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
+void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
+void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
+guint media_quality_to_layer(const char *quality, guint n_layers);
+
+G_END_DECLS

@@ -1,0 +1,408 @@
+#define G_LOG_DOMAIN "chorus-peer"
+
+#include "webrtc/peer.h"
+
+#include <string.h>
+
+#include "core/error.h"
+#include "webrtc/demux.h"
+
+
+/* Largest datagram we accept or build (an Ethernet MTU plus headroom). */
+#define PEER_BUF_BYTES 1536
+
+struct _ChorusPeer {
+  GMainContext *context;
+  ChorusIce *ice;
+  ChorusDtlsContext *dtls_ctx;
+  ChorusDtls *dtls;
+  ChorusSrtp *srtp;
+  ChorusPeerState state;
+  ChorusPeerCallbacks cb;
+  gpointer user_data;
+  GSource *dtls_timer;
+  char remote_fingerprint[CHORUS_FINGERPRINT_SHA256_LEN + 1];
+  gboolean gathering_done;
+  ChorusPeerStats stats;
+  /* Receive scratch: libnice's buffer is read-only and SRTP unprotects in
+   * place. One per peer keeps the receive path allocation-free. */
+  guint8 rx[PEER_BUF_BYTES];
+  guint8 tx[PEER_BUF_BYTES];
+};
+
+const char *
+chorus_peer_state_to_string(ChorusPeerState state)
+{
+  switch (state) {
+  case CHORUS_PEER_STATE_NEW: return "new";
+  case CHORUS_PEER_STATE_CONNECTING: return "connecting";
+  case CHORUS_PEER_STATE_CONNECTED: return "connected";
+  case CHORUS_PEER_STATE_FAILED: return "failed";
+  case CHORUS_PEER_STATE_CLOSED: return "closed";
+  }
+  return "unknown";
+}
+
+static void
+set_state(ChorusPeer *peer, ChorusPeerState state, const char *reason)
+{
+  if (peer->state == state)
+    return;
+  /* FAILED and CLOSED are final. */
+  if (peer->state == CHORUS_PEER_STATE_FAILED || peer->state == CHORUS_PEER_STATE_CLOSED)
+    return;
+  peer->state = state;
+  if (reason)
+    g_debug("peer %p: %s (%s)", (void *)peer, chorus_peer_state_to_string(state), reason);
+  if (peer->cb.state_changed)
+    peer->cb.state_changed(peer, state, reason, peer->user_data);
+}
+
+static void schedule_dtls_timer(ChorusPeer *peer);
+
+/* Sends every datagram DTLS has queued, then re-arms its timer. */
+static void
+flush_dtls(ChorusPeer *peer)
+{
+  gsize n;
+  while (chorus_dtls_poll_datagram(peer->dtls, peer->tx, sizeof(peer->tx), &n))
+    chorus_ice_send(peer->ice, peer->tx, n);
+  schedule_dtls_timer(peer);
+}
+
+static void
+after_dtls(ChorusPeer *peer, ChorusDtlsState st)
+{
+  if (st == CHORUS_DTLS_STATE_CONNECTED && peer->srtp == NULL) {
+    ChorusSrtpKeys keys;
+    g_autoptr(GError) error = NULL;
+    if (!chorus_dtls_get_srtp_keys(peer->dtls, &keys)) {
+      set_state(peer, CHORUS_PEER_STATE_FAILED, "DTLS connected but no SRTP keys");
+      return;
+    }
+    peer->srtp = chorus_srtp_new(&keys, &error);
+    chorus_srtp_keys_clear(&keys);
+    if (peer->srtp == NULL) {
+      g_autofree char *reason = g_strdup_printf("SRTP setup failed: %s", error->message);
+      set_state(peer, CHORUS_PEER_STATE_FAILED, reason);
+      return;
+    }
+    set_state(peer, CHORUS_PEER_STATE_CONNECTED, NULL);
+  } else if (st == CHORUS_DTLS_STATE_FAILED) {
+    g_autofree char *reason =
+      g_strdup_printf("DTLS failed: %s", chorus_dtls_get_failure_reason(peer->dtls));
+    set_state(peer, CHORUS_PEER_STATE_FAILED, reason);
+  } else if (st == CHORUS_DTLS_STATE_CLOSED) {
+    set_state(peer, CHORUS_PEER_STATE_CLOSED, "DTLS closed by the peer");
+  }
+}
+
+static gboolean
+on_dtls_timer(gpointer user_data)
+{
+  ChorusPeer *peer = user_data;
+  g_clear_pointer(&peer->dtls_timer, g_source_unref);
+  ChorusDtlsState st = chorus_dtls_handle_timeout(peer->dtls, g_get_monotonic_time());
+  flush_dtls(peer);
+  after_dtls(peer, st);
+  return G_SOURCE_REMOVE;
+}
+
+/* DTLS timers run only during the handshake, so one source per handshaking
+ * peer is cheap; the packet path has no timers here. */
+static void
+schedule_dtls_timer(ChorusPeer *peer)
+{
+  if (peer->dtls_timer) {
+    g_source_destroy(peer->dtls_timer);
+    g_clear_pointer(&peer->dtls_timer, g_source_unref);
+  }
+  gint64 deadline_us = chorus_dtls_next_deadline_us(peer->dtls);
+  if (deadline_us == G_MAXINT64)
+    return;
+  gint64 delay_us = MAX(0, deadline_us - g_get_monotonic_time());
+  peer->dtls_timer = g_timeout_source_new((guint)((delay_us + 999) / 1000));
+  g_source_set_callback(peer->dtls_timer, on_dtls_timer, peer, NULL);
+  g_source_set_static_name(peer->dtls_timer, "chorus-dtls-timer");
+  g_source_attach(peer->dtls_timer, peer->context);
+}
+
+static void
+on_receive(ChorusIce *ice, const guint8 *data, gsize len, gpointer user_data)
+{
+  ChorusPeer *peer = user_data;
+  gint64 now_us = g_get_monotonic_time();
+  ChorusDemuxKind kind = chorus_demux_classify(data, len);
+  switch (kind) {
+  case CHORUS_DEMUX_DTLS: {
+    if (peer->dtls == NULL) {
+      peer->stats.unknown_dropped++;
+      return;
+    }
+    ChorusDtlsStats before;
+    chorus_dtls_get_stats(peer->dtls, &before);
+    ChorusDtlsState st = chorus_dtls_handle_datagram(peer->dtls, data, len, now_us);
+    ChorusDtlsStats after;
+    chorus_dtls_get_stats(peer->dtls, &after);
+    peer->stats.dtls_garbage += after.garbage_dropped - before.garbage_dropped;
+    flush_dtls(peer);
+    after_dtls(peer, st);
+    return;
+  }
+  case CHORUS_DEMUX_RTP:
+  case CHORUS_DEMUX_RTCP: {
+    gboolean rtcp = kind == CHORUS_DEMUX_RTCP;
+    if (peer->srtp == NULL || len > sizeof(peer->rx)) {
+      peer->stats.srtp_unprotect_failed++;
+      return;
+    }
+    memcpy(peer->rx, data, len);
+    gsize plain = len;
+    ChorusSrtpResult r = rtcp ? chorus_srtp_unprotect_rtcp(peer->srtp, peer->rx, &plain)
+                              : chorus_srtp_unprotect_rtp(peer->srtp, peer->rx, &plain);
+    if (r != CHORUS_SRTP_OK) {
+      peer->stats.srtp_unprotect_failed++;
+      return;
+    }
+    if (rtcp) {
+      peer->stats.rtcp_in++;
+      if (peer->cb.rtcp)
+        peer->cb.rtcp(peer, peer->rx, plain, now_us, peer->user_data);
+    } else {
+      peer->stats.rtp_in++;
+      if (peer->cb.rtp)
+        peer->cb.rtp(peer, peer->rx, plain, now_us, peer->user_data);
+    }
+    return;
+  }
+  case CHORUS_DEMUX_STUN:   /* libnice keeps STUN; anything else is noise */
+  case CHORUS_DEMUX_UNKNOWN:
+    peer->stats.unknown_dropped++;
+    return;
+  }
+}
+
+static void
+on_local_candidate(ChorusIce *ice, const char *candidate, gpointer user_data)
+{
+  ChorusPeer *peer = user_data;
+  if (peer->cb.local_candidate)
+    peer->cb.local_candidate(peer, candidate, peer->user_data);
+}
+
+static void
+on_gathering_done(ChorusIce *ice, gpointer user_data)
+{
+  ChorusPeer *peer = user_data;
+  peer->gathering_done = TRUE;
+  if (peer->cb.local_candidate)
+    peer->cb.local_candidate(peer, NULL, peer->user_data);
+}
+
+static void
+on_ice_state(ChorusIce *ice, ChorusIceState state, gpointer user_data)
+{
+  ChorusPeer *peer = user_data;
+  if (state == CHORUS_ICE_STATE_FAILED)
+    set_state(peer, CHORUS_PEER_STATE_FAILED,
+              "ICE failed: no candidate pair works, or the peer stopped answering consent checks");
+  else if (state == CHORUS_ICE_STATE_CONNECTING && peer->state == CHORUS_PEER_STATE_NEW)
+    set_state(peer, CHORUS_PEER_STATE_CONNECTING, NULL);
+}
+
+ChorusPeer *
+chorus_peer_new(GMainContext *context, const ChorusPeerConfig *config, gboolean offerer,
+                const ChorusPeerCallbacks *callbacks, gpointer user_data, GError **error)
+{
+  g_return_val_if_fail(config != NULL && config->dtls != NULL, NULL);
+  ChorusPeer *peer = g_new0(ChorusPeer, 1);
+  peer->context = context;
+  peer->cb = *callbacks;
+  peer->user_data = user_data;
+  peer->dtls_ctx = chorus_dtls_context_ref(config->dtls);
+  ChorusIceConfig ice_config = config->ice;
+  ice_config.controlling =
+    chorus_ice_role_is_controlling(offerer, config->ice.lite, FALSE /* remote lite: unknown */);
+  static const ChorusIceCallbacks ice_cb = {
+    .local_candidate = on_local_candidate,
+    .gathering_done = on_gathering_done,
+    .state_changed = on_ice_state,
+    .receive = on_receive,
+  };
+  peer->ice = chorus_ice_new(context, &ice_config, &ice_cb, peer, error);
+  if (peer->ice == NULL) {
+    chorus_peer_free(peer);
+    return NULL;
+  }
+  return peer;
+}
+
+void
+chorus_peer_free(ChorusPeer *peer)
+{
+  if (peer == NULL)
+    return;
+  if (peer->dtls_timer) {
+    g_source_destroy(peer->dtls_timer);
+    g_source_unref(peer->dtls_timer);
+  }
+  if (peer->dtls && peer->ice && chorus_dtls_get_state(peer->dtls) == CHORUS_DTLS_STATE_CONNECTED) {
+    chorus_dtls_close(peer->dtls);
+    gsize n;
+    while (chorus_dtls_poll_datagram(peer->dtls, peer->tx, sizeof(peer->tx), &n))
+      chorus_ice_send(peer->ice, peer->tx, n);
+  }
+  g_clear_pointer(&peer->srtp, chorus_srtp_free);
+  g_clear_pointer(&peer->dtls, chorus_dtls_free);
+  g_clear_pointer(&peer->ice, chorus_ice_free);
+  g_clear_pointer(&peer->dtls_ctx, chorus_dtls_context_unref);
+  g_free(peer);
+}
+
+gboolean
+chorus_peer_gather(ChorusPeer *peer, GError **error)
+{
+  return chorus_ice_gather(peer->ice, error);
+}
+
+void
+chorus_peer_get_local_params(ChorusPeer *peer, const char **ufrag, const char **pwd,
+                             const char **fingerprint, GPtrArray **candidates,
+                             gboolean *gathering_done)
+{
+  *ufrag = chorus_ice_get_local_ufrag(peer->ice);
+  *pwd = chorus_ice_get_local_pwd(peer->ice);
+  *fingerprint = chorus_dtls_context_get_fingerprint(peer->dtls_ctx);
+  if (candidates)
+    *candidates = chorus_ice_get_local_candidates(peer->ice);
+  if (gathering_done)
+    *gathering_done = chorus_ice_is_gathering_done(peer->ice);
+}
+
+static void
+format_fingerprint(const guint8 fp[32], char out[CHORUS_FINGERPRINT_SHA256_LEN + 1])
+{
+  static const char hex[] = "0123456789ABCDEF";
+  for (int i = 0; i < 32; i++) {
+    out[i * 3] = hex[fp[i] >> 4];
+    out[i * 3 + 1] = hex[fp[i] & 15];
+    out[i * 3 + 2] = i == 31 ? '\0' : ':';
+  }
+}
+
+gboolean
+chorus_peer_set_remote(ChorusPeer *peer, const ChorusSdpTransport *transport, GError **error)
+{
+  char fp[CHORUS_FINGERPRINT_SHA256_LEN + 1];
+  format_fingerprint(transport->fingerprint_sha256, fp);
+
+  if (peer->dtls == NULL) {
+    ChorusDtlsRole role = transport->dtls_server ? CHORUS_DTLS_ROLE_SERVER : CHORUS_DTLS_ROLE_CLIENT;
+    peer->dtls = chorus_dtls_new(peer->dtls_ctx, role, fp, error);
+    if (peer->dtls == NULL)
+      return FALSE;
+    memcpy(peer->remote_fingerprint, fp, sizeof(fp));
+  } else if (!chorus_certificate_fingerprint_equal(peer->remote_fingerprint, fp)) {
+    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NEGOTIATION_FAILED,
+                "the DTLS fingerprint changed in a renegotiation (was %s, now %s)",
+                peer->remote_fingerprint, fp);
+    return FALSE;
+  }
+
+  if (transport->ice_lite && !chorus_ice_get_controlling(peer->ice) &&
+      chorus_ice_get_state(peer->ice) <= CHORUS_ICE_STATE_GATHERING)
+    chorus_ice_set_controlling(peer->ice, TRUE); /* a lite peer never controls */
+  if (!chorus_ice_set_remote_credentials(peer->ice, transport->ice_ufrag, transport->ice_pwd, error))
+    return FALSE;
+  for (guint i = 0; transport->candidates && transport->candidates[i]; i++) {
+    g_autoptr(GError) e = NULL;
+    if (!chorus_ice_add_remote_candidate(peer->ice, transport->candidates[i], transport->ice_ufrag,
+                                         &e))
+      g_debug("peer %p: ignoring remote candidate \"%s\": %s", (void *)peer,
+              transport->candidates[i], e->message);
+  }
+  if (transport->end_of_candidates)
+    chorus_ice_set_remote_gathering_done(peer->ice);
+
+  if (chorus_dtls_get_state(peer->dtls) == CHORUS_DTLS_STATE_NEW) {
+    if (chorus_dtls_get_role(peer->dtls) == CHORUS_DTLS_ROLE_CLIENT) {
+      ChorusDtlsState st = chorus_dtls_start(peer->dtls, g_get_monotonic_time());
+      flush_dtls(peer); /* queued in ICE until a pair is selected */
+      after_dtls(peer, st);
+    }
+  }
+  if (peer->state == CHORUS_PEER_STATE_NEW)
+    set_state(peer, CHORUS_PEER_STATE_CONNECTING, NULL);
+  return TRUE;
+}
+
+gboolean
+chorus_peer_add_remote_candidate(ChorusPeer *peer, const char *candidate, const char *ufrag,
+                                 GError **error)
+{
+  if (candidate == NULL || candidate[0] == '\0') {
+    chorus_ice_set_remote_gathering_done(peer->ice);
+    return TRUE;
+  }
+  return chorus_ice_add_remote_candidate(peer->ice, candidate, ufrag, error);
+}
+
+gboolean
+chorus_peer_restart_ice(ChorusPeer *peer, GError **error)
+{
+  return chorus_ice_restart(peer->ice, error);
+}
+
+ChorusPeerState
+chorus_peer_get_state(ChorusPeer *peer)
+{
+  return peer->state;
+}
+
+ChorusSrtpProfile
+chorus_peer_get_srtp_profile(ChorusPeer *peer)
+{
+  return peer->srtp ? chorus_srtp_get_profile(peer->srtp) : CHORUS_SRTP_PROFILE_NONE;
+}
+
+static ChorusPeerSendResult
+send_protected(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap, gboolean rtcp)
+{
+  if (peer->srtp == NULL) {
+    peer->stats.send_failed++;
+    return CHORUS_PEER_SEND_NOT_CONNECTED;
+  }
+  ChorusSrtpResult r = rtcp ? chorus_srtp_protect_rtcp(peer->srtp, buf, &len, cap)
+                            : chorus_srtp_protect_rtp(peer->srtp, buf, &len, cap);
+  if (r != CHORUS_SRTP_OK) {
+    peer->stats.send_failed++;
+    return CHORUS_PEER_SEND_SRTP_ERROR;
+  }
+  if (chorus_ice_send(peer->ice, buf, len) == CHORUS_ICE_SEND_DROPPED) {
+    peer->stats.send_failed++;
+    return CHORUS_PEER_SEND_DROPPED;
+  }
+  if (rtcp)
+    peer->stats.rtcp_out++;
+  else
+    peer->stats.rtp_out++;
+  return CHORUS_PEER_SEND_OK;
+}
+
+ChorusPeerSendResult
+chorus_peer_send_rtp(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap)
+{
+  return send_protected(peer, buf, len, cap, FALSE);
+}
+
+ChorusPeerSendResult
+chorus_peer_send_rtcp(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap)
+{
+  return send_protected(peer, buf, len, cap, TRUE);
+}
+
+void
+chorus_peer_get_stats(ChorusPeer *peer, ChorusPeerStats *out)
+{
+  *out = peer->stats;
+}
