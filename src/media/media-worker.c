@@ -359,7 +359,7 @@ media_room_new(ChorusMediaEngine *engine, GMainContext *context, MediaLink *link
   MediaRoom *room = g_new0(MediaRoom, 1);
   room->engine = engine;
   room->context = context;
-  room->link = link; /* the create op's reference, now ours */
+  room->link = media_link_ref(link);
   room->name = g_strdup(name);
   room->parts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)part_free);
   room->tracks = g_hash_table_new(g_str_hash, g_str_equal);

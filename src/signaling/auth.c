@@ -14,8 +14,7 @@
  * claims are then read back as JSON to check their types exactly (libjwt's
  * typed getters return 0 for both "absent" and "wrong type"). */
 
-static gboolean
-refuse(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean refuse(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static gboolean
 refuse(GError **error, const char *fmt, ...)
@@ -81,7 +80,8 @@ check_header(const char *token, GError **error)
   const char *dot1 = strchr(token, '.');
   const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
   if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
-    return refuse(error, "malformed: expected three dot-separated parts (header.payload.signature)");
+    return refuse(error,
+                  "malformed: expected three dot-separated parts (header.payload.signature)");
 
   json_t *header = decode_segment(token, (gsize)(dot1 - token));
   if (header == NULL)
@@ -118,25 +118,42 @@ claim_string(json_t *claims, const char *name, char **out, GError **error)
   return TRUE;
 }
 
+/* Latest NumericDate accepted (year 9999): keeps the arithmetic below far
+ * from overflow whatever a token says. */
+#define NUMERIC_DATE_MAX_S G_GINT64_CONSTANT(253402300799)
+
+/* A NumericDate claim: a number (a fraction is allowed and dropped) within
+ * [0, NUMERIC_DATE_MAX_S]. */
+static gboolean
+numeric_date(json_t *v, const char *name, gint64 *out, GError **error)
+{
+  if (!json_is_number(v))
+    return refuse(error, "claim %s: expected a number (seconds since the epoch)", name);
+  double d = json_number_value(v);
+  if (!(d >= 0 && d <= (double)NUMERIC_DATE_MAX_S))
+    return refuse(error, "claim %s: out of range", name);
+  *out = json_is_integer(v) ? json_integer_value(v) : (gint64)d;
+  return TRUE;
+}
+
 static gboolean
 read_claims(json_t *grants, gint64 now_s, guint leeway_s, ChorusAuthClaims *c, GError **error)
 {
   json_t *exp = json_object_get(grants, "exp");
   if (exp == NULL)
     return refuse(error, "no exp claim (every token must expire)");
-  if (!json_is_number(exp))
-    return refuse(error, "claim exp: expected a number (seconds since the epoch)");
-  /* NumericDate may carry a fraction; whole seconds are enough here. */
-  c->exp = json_is_integer(exp) ? json_integer_value(exp) : (gint64)json_real_value(exp);
-  if (now_s > c->exp + (gint64)leeway_s)
+  if (!numeric_date(exp, "exp", &c->exp, error))
+    return FALSE;
+  if (now_s - (gint64)leeway_s > c->exp)
     return refuse(error, "expired %" G_GINT64_FORMAT " s ago", now_s - c->exp);
 
-  json_t *nbf = json_object_get(grants, "nbf");
-  if (nbf && !json_is_number(nbf))
-    return refuse(error, "claim nbf: expected a number (seconds since the epoch)");
-  if (nbf && now_s + (gint64)leeway_s < (gint64)json_number_value(nbf))
+  json_t *nbf_claim = json_object_get(grants, "nbf");
+  gint64 nbf = 0;
+  if (nbf_claim && !numeric_date(nbf_claim, "nbf", &nbf, error))
+    return FALSE;
+  if (nbf_claim && now_s + (gint64)leeway_s < nbf)
     return refuse(error, "not valid before %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT " s from now)",
-                  (gint64)json_number_value(nbf), (gint64)json_number_value(nbf) - now_s);
+                  nbf, nbf - now_s);
 
   json_t *admin = json_object_get(grants, "admin");
   if (admin && !json_is_boolean(admin))

@@ -77,6 +77,61 @@ reply_error(ChorusSignalingConnection *conn, json_t *id, int code, const char *m
   send_json(conn, chorus_jsonrpc_error_new(id, code, message, data));
 }
 
+/* Only its address matters. */
+static json_t deferred_marker;
+json_t *const CHORUS_SIGNALING_DEFERRED = &deferred_marker;
+
+ChorusSignalingDeferred *
+chorus_signaling_connection_defer(ChorusSignalingConnection *conn, json_t *id, const char *method)
+{
+  g_return_val_if_fail(conn->deferred == NULL, NULL);
+  ChorusSignalingDeferred *d = g_new0(ChorusSignalingDeferred, 1);
+  d->refcount = 2; /* the connection's and the completion's */
+  d->conn = conn;
+  d->id = id ? json_incref(id) : NULL;
+  d->method = g_strdup(method);
+  conn->deferred = d;
+  return d;
+}
+
+static void
+deferred_unref(ChorusSignalingDeferred *d)
+{
+  if (--d->refcount > 0)
+    return;
+  if (d->id)
+    json_decref(d->id);
+  g_free(d->method);
+  g_free(d);
+}
+
+void
+chorus_signaling_deferred_done(gpointer user_data, json_t *result, const GError *error)
+{
+  ChorusSignalingDeferred *d = user_data;
+  ChorusSignalingConnection *conn = d->conn;
+  if (conn != NULL) {
+    if (d->id == NULL) {
+      if (error)
+        g_debug("conn#%" G_GUINT64_FORMAT ": notification %s failed (no reply): %s",
+                conn->serial, d->method, error->message);
+    } else if (error == NULL) {
+      send_json(conn, chorus_jsonrpc_result_new(d->id, json_incref(result)));
+    } else {
+      int code = chorus_jsonrpc_error_code(error);
+      json_t *data = code == CHORUS_ERROR_NEGOTIATION_FAILED
+                         ? json_pack("{s:s}", "reason", error->message)
+                         : NULL;
+      reply_error(conn, d->id, code, error->message, data);
+    }
+    conn->deferred = NULL;
+    deferred_unref(d); /* the connection's */
+    if (!g_queue_is_empty(&conn->inbox))
+      chorus_signaling_server_schedule(conn->server, conn);
+  }
+  deferred_unref(d); /* the completion's */
+}
+
 /* libsoup's soup_websocket_connection_close() accepts only the codes of
  * RFC 6455 section 7.4.1 that it knows, and 3000+; anything else (1013 "try
  * again later") it turns into 1002. Such a close frame is queued as a raw
@@ -267,8 +322,7 @@ handle_text(ChorusSignalingConnection *conn, const char *data, gsize len, gint64
     if (now_us - last_throttle_log_us > THROTTLE_LOG_INTERVAL_US) {
       last_throttle_log_us = now_us;
       g_warning("conn#%" G_GUINT64_FORMAT " (%s): rate limited (over %u requests/s, burst %u)",
-                conn->serial, conn->peer, conn->config->request_rate,
-                conn->config->request_burst);
+                conn->serial, conn->peer, conn->config->request_rate, conn->config->request_burst);
     }
     if (!notification) {
       g_autofree char *msg =
@@ -291,6 +345,8 @@ handle_text(ChorusSignalingConnection *conn, const char *data, gsize len, gint64
   json_t *error_data = NULL;
   gint64 wall_s = g_get_real_time() / G_USEC_PER_SEC;
   json_t *result = chorus_signaling_dispatch(conn, req, now_us, wall_s, &error_data, &error);
+  if (result == CHORUS_SIGNALING_DEFERRED)
+    return;
   if (notification) {
     if (error)
       g_debug("conn#%" G_GUINT64_FORMAT ": notification %s failed (no reply): %s", conn->serial,
@@ -328,9 +384,9 @@ on_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer use
     return;
   }
   if (len > conn->config->max_frame_bytes) {
-    g_autofree char *reason = g_strdup_printf("frame of %" G_GSIZE_FORMAT
-                                              " bytes exceeds the limit of %" G_GSIZE_FORMAT,
-                                              len, conn->config->max_frame_bytes);
+    g_autofree char *reason =
+        g_strdup_printf("frame of %" G_GSIZE_FORMAT " bytes exceeds the limit of %" G_GSIZE_FORMAT,
+                        len, conn->config->max_frame_bytes);
     violation(conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, reason);
     return;
   }
@@ -352,6 +408,8 @@ gboolean
 chorus_signaling_connection_process(ChorusSignalingConnection *conn, guint max_frames)
 {
   for (guint n = 0; n < max_frames && conn->state == CHORUS_CONN_OPEN; n++) {
+    if (conn->deferred != NULL)
+      return FALSE; /* resumed by chorus_signaling_deferred_done() */
     ChorusSignalingFrame *f = g_queue_pop_head(&conn->inbox);
     if (f == NULL)
       return FALSE;
@@ -442,8 +500,7 @@ describe_peer(GSocketAddress *remote, gboolean *loopback)
 }
 
 static void
-authenticate_from_url(ChorusSignalingConnection *conn, GUri *uri, gboolean dev_mode,
-                      gint64 wall_s)
+authenticate_from_url(ChorusSignalingConnection *conn, GUri *uri, gboolean dev_mode, gint64 wall_s)
 {
   const char *query = uri ? g_uri_get_query(uri) : NULL;
   g_autoptr(GHashTable) params =
@@ -584,6 +641,11 @@ chorus_signaling_connection_free(ChorusSignalingConnection *conn)
   g_signal_handler_disconnect(conn->ws, conn->closed_id);
   chorus_signaling_server_unschedule(conn->server, conn);
   clear_inbox(conn);
+  if (conn->deferred) {
+    conn->deferred->conn = NULL;
+    deferred_unref(conn->deferred);
+    conn->deferred = NULL;
+  }
   /* Freed while still open (server freed before the close completed):
    * nothing may keep pointing at this connection. */
   detach_all(conn, 0);

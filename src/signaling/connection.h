@@ -32,6 +32,18 @@ typedef enum {
 
 typedef struct _ChorusSignalingConnection ChorusSignalingConnection;
 
+/* A request whose reply comes later (media requests complete on the room's
+ * worker). While one is outstanding the connection handles no further
+ * frame, so requests stay in order (a trickle right after its publish runs
+ * after it). Refcounted: the completion may outlive the connection, which
+ * clears `conn` when it goes. Main thread only. */
+typedef struct {
+  gint refcount;
+  ChorusSignalingConnection *conn; /* NULL once the connection is gone */
+  json_t *id;                      /* NULL for a notification: no reply */
+  char *method;
+} ChorusSignalingDeferred;
+
 struct _ChorusSignalingConnection {
   ChorusSignalingServer *server; /* borrowed: the server outlives its connections */
   const ChorusConfig *config;    /* borrowed */
@@ -39,19 +51,19 @@ struct _ChorusSignalingConnection {
   SoupWebsocketConnection *ws;   /* owned reference */
   gulong message_id, pong_id, error_id, closed_id;
 
-  guint64 serial;       /* for logs: "conn#12" */
-  char *peer;           /* "127.0.0.1:54321" */
+  guint64 serial; /* for logs: "conn#12" */
+  char *peer;     /* "127.0.0.1:54321" */
   gboolean loopback;
   ChorusConnState state;
   gboolean close_frame_sent; /* a close frame went out (ours or libsoup's) */
   gint64 created_us;
-  gint64 last_rx_us;    /* last frame or pong from the peer */
+  gint64 last_rx_us; /* last frame or pong from the peer */
 
   /* Authentication: either a verified token (claims), or dev-mode admin. */
   gboolean authenticated;
   gboolean admin;
-  ChorusAuthClaims *claims;  /* owned; NULL when unauthenticated or dev admin */
-  char *url_token_refusal;   /* why ?token= was refused, for -32001 messages */
+  ChorusAuthClaims *claims; /* owned; NULL when unauthenticated or dev admin */
+  char *url_token_refusal;  /* why ?token= was refused, for -32001 messages */
 
   GPtrArray *participant_ids; /* char* (owned): participants joined/resumed here */
   ChorusParticipantSink sink; /* sink_data == this connection */
@@ -65,15 +77,29 @@ struct _ChorusSignalingConnection {
   GQueue inbox;
   gsize inbox_bytes;
   gboolean scheduled; /* in the server's ready queue */
+  ChorusSignalingDeferred *deferred; /* outstanding request (owned ref), or NULL */
 };
+
+/* For handlers: the reply to the current request will come through
+ * chorus_signaling_deferred_done(); the handler returns
+ * CHORUS_SIGNALING_DEFERRED. Returns a new reference for the completion. */
+ChorusSignalingDeferred *chorus_signaling_connection_defer(ChorusSignalingConnection *conn,
+                                                           json_t *id, const char *method);
+/* Matches ChorusRoomDone: replies (result or error; -32010 gets
+ * data.reason), resumes the connection's frames, drops the reference. */
+void chorus_signaling_deferred_done(gpointer deferred, json_t *result, const GError *error);
+
+/* A handler's return value meaning "the reply comes later". */
+extern json_t *const CHORUS_SIGNALING_DEFERRED;
 
 /* Takes a reference on @ws and wires its signals. @remote and @uri come
  * from the upgrade request (token in ?token=). When @refuse is TRUE the
  * connection is closed at once with 1013 "try again later". */
-ChorusSignalingConnection *chorus_signaling_connection_new(
-    ChorusSignalingServer *server, const ChorusConfig *config, ChorusRoomDirectory *dir,
-    SoupWebsocketConnection *ws, GSocketAddress *remote, GUri *uri, gboolean dev_mode,
-    gboolean refuse, guint64 serial, gint64 now_us);
+ChorusSignalingConnection *
+chorus_signaling_connection_new(ChorusSignalingServer *server, const ChorusConfig *config,
+                                ChorusRoomDirectory *dir, SoupWebsocketConnection *ws,
+                                GSocketAddress *remote, GUri *uri, gboolean dev_mode,
+                                gboolean refuse, guint64 serial, gint64 now_us);
 
 /* Disconnects from @ws (no more signals), detaches any participant still
  * owned (grace 0: they leave at once, "disconnected") and drops @ws. */

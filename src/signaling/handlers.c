@@ -27,8 +27,7 @@
 /* User-supplied names are echoed in messages cut to this length. */
 #define ECHO_MAX "64"
 
-static gboolean
-fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static gboolean fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static gboolean
 fail(GError **error, int code, const char *fmt, ...)
@@ -50,8 +49,7 @@ check_room_allowed(ChorusSignalingConnection *conn, const char *name, GError **e
     return TRUE;
   chorus_metrics_inc(CHORUS_METRIC_AUTH_FAILURES);
   return fail(error, CHORUS_ERROR_FORBIDDEN,
-              "the token does not allow room \"%." ECHO_MAX "s\" (it is for \"%." ECHO_MAX
-              "s\")",
+              "the token does not allow room \"%." ECHO_MAX "s\" (it is for \"%." ECHO_MAX "s\")",
               name, conn->claims->room);
 }
 
@@ -121,8 +119,8 @@ handle_room_create(gpointer data, GError **error)
       !chorus_jsonrpc_get_optional_object(call->params, "options", &options, error) ||
       !check_room_allowed(conn, name, error))
     return NULL;
-  ChorusRoom *room = chorus_room_directory_create(conn->dir, name, kind, (guint)max_participants,
-                                                  options, error);
+  ChorusRoom *room =
+      chorus_room_directory_create(conn->dir, name, kind, (guint)max_participants, options, error);
   if (room == NULL)
     return NULL;
   g_info("room %s (%s) created by conn#%" G_GUINT64_FORMAT, chorus_room_name(room),
@@ -153,8 +151,8 @@ handle_room_list(gpointer data, GError **error)
   return chorus_room_directory_list_json(call->conn->dir);
 }
 
-/* room.info {room} -> {room, kind, participants, tracks}. Non-admins only
- * for rooms their token allows. */
+/* room.info {room} -> {room, kind, participants, tracks}. Admins, or a
+ * connection with a participant in that room. */
 static json_t *
 handle_room_info(gpointer data, GError **error)
 {
@@ -163,8 +161,17 @@ handle_room_info(gpointer data, GError **error)
   const char *name = NULL;
   if (!chorus_jsonrpc_get_string(call->params, "room", &name, error))
     return NULL;
-  if (!check_room_allowed(conn, name, error))
-    return NULL;
+  if (conn->admin) {
+    if (!check_room_allowed(conn, name, error))
+      return NULL;
+  } else {
+    ChorusParticipant *mine = chorus_signaling_connection_first_participant(conn);
+    if (mine == NULL || g_strcmp0(chorus_room_name(chorus_participant_room(mine)), name) != 0) {
+      fail(error, CHORUS_ERROR_FORBIDDEN,
+           "room.info needs an admin token or a participant in room \"%." ECHO_MAX "s\"", name);
+      return NULL;
+    }
+  }
   ChorusRoom *room = find_room(conn, name, error);
   return room ? chorus_room_info_json(room) : NULL;
 }
@@ -213,8 +220,7 @@ resolve_non_admin_join(ChorusSignalingConnection *conn, const char **room, const
     return FALSE;
   if (*identity && g_strcmp0(*identity, claims->identity) != 0)
     return fail(error, CHORUS_ERROR_FORBIDDEN,
-                "params.identity: the token is for identity \"%." ECHO_MAX "s\"",
-                claims->identity);
+                "params.identity: the token is for identity \"%." ECHO_MAX "s\"", claims->identity);
   *identity = claims->identity;
   if (*role && g_strcmp0(*role, claims->role) != 0) {
     if (claims->role)
@@ -354,23 +360,30 @@ handle_plugin(gpointer data, GError **error)
                                     error);
 }
 
-/* The method table. Media methods (publish, unpublish, subscribe,
- * subscription.update, ice.restart, unsubscribe, answer, trickle,
- * track.mute) will be rows here with CHORUS_METHOD_PARTICIPANT; until then
- * they are -32601 like any unknown method. */
+/* The method table. */
 static const ChorusJsonRpcMethod methods[] = {
-  { "auth", handle_auth, CHORUS_METHOD_PUBLIC },
-  { "ping", handle_ping, CHORUS_METHOD_PUBLIC },
-  { "room.create", handle_room_create, CHORUS_METHOD_ADMIN },
-  { "room.destroy", handle_room_destroy, CHORUS_METHOD_ADMIN },
-  { "room.list", handle_room_list, CHORUS_METHOD_ADMIN },
-  { "room.info", handle_room_info, 0 },
-  { "join", handle_join, 0 },
-  { "resume", handle_resume, 0 },
-  { "leave", handle_leave, CHORUS_METHOD_PARTICIPANT },
-  { "message.send", handle_message_send, CHORUS_METHOD_PARTICIPANT },
-  { "voice.", handle_plugin, CHORUS_METHOD_PARTICIPANT | CHORUS_JSONRPC_PREFIX },
-  { "live.", handle_plugin, CHORUS_METHOD_PARTICIPANT | CHORUS_JSONRPC_PREFIX },
+    {"auth", handle_auth, CHORUS_METHOD_PUBLIC},
+    {"ping", handle_ping, CHORUS_METHOD_PUBLIC},
+    {"room.create", handle_room_create, CHORUS_METHOD_ADMIN},
+    {"room.destroy", handle_room_destroy, CHORUS_METHOD_ADMIN},
+    {"room.list", handle_room_list, CHORUS_METHOD_ADMIN},
+    {"room.info", handle_room_info, 0},
+    {"join", handle_join, 0},
+    {"resume", handle_resume, 0},
+    {"leave", handle_leave, CHORUS_METHOD_PARTICIPANT},
+    {"message.send", handle_message_send, CHORUS_METHOD_PARTICIPANT},
+    {"publish", chorus_signaling_handle_publish, CHORUS_METHOD_PARTICIPANT},
+    {"unpublish", chorus_signaling_handle_unpublish, CHORUS_METHOD_PARTICIPANT},
+    {"subscribe", chorus_signaling_handle_subscribe, CHORUS_METHOD_PARTICIPANT},
+    {"unsubscribe", chorus_signaling_handle_unsubscribe, CHORUS_METHOD_PARTICIPANT},
+    {"subscription.update", chorus_signaling_handle_subscription_update,
+     CHORUS_METHOD_PARTICIPANT},
+    {"answer", chorus_signaling_handle_answer, CHORUS_METHOD_PARTICIPANT},
+    {"trickle", chorus_signaling_handle_trickle, CHORUS_METHOD_PARTICIPANT},
+    {"ice.restart", chorus_signaling_handle_ice_restart, CHORUS_METHOD_PARTICIPANT},
+    {"track.mute", chorus_signaling_handle_track_mute, CHORUS_METHOD_PARTICIPANT},
+    {"voice.", handle_plugin, CHORUS_METHOD_PARTICIPANT | CHORUS_JSONRPC_PREFIX},
+    {"live.", handle_plugin, CHORUS_METHOD_PARTICIPANT | CHORUS_JSONRPC_PREFIX},
 };
 
 /* params.participant -> a participant this connection owns. */
@@ -395,8 +408,8 @@ resolve_participant(ChorusSignalingCall *call, GError **error)
   if (p == NULL)
     return fail(error, CHORUS_ERROR_NOT_FOUND, "participant \"%." ECHO_MAX "s\" not found", id);
   if (!chorus_signaling_connection_owns(conn, p))
-    return fail(error, CHORUS_ERROR_FORBIDDEN,
-                "participant %s does not belong to this connection", chorus_participant_id(p));
+    return fail(error, CHORUS_ERROR_FORBIDDEN, "participant %s does not belong to this connection",
+                chorus_participant_id(p));
   call->participant = p;
   return TRUE;
 }
@@ -423,8 +436,7 @@ chorus_signaling_dispatch(ChorusSignalingConnection *conn, const ChorusJsonRpcRe
   const ChorusJsonRpcMethod *row =
       chorus_jsonrpc_table_lookup(methods, G_N_ELEMENTS(methods), req->method);
   if (row == NULL) {
-    fail(error, CHORUS_ERROR_METHOD_NOT_FOUND, "method \"%." ECHO_MAX "s\" not found",
-         req->method);
+    fail(error, CHORUS_ERROR_METHOD_NOT_FOUND, "method \"%." ECHO_MAX "s\" not found", req->method);
     return NULL;
   }
   if (!(row->flags & CHORUS_METHOD_PUBLIC) && !conn->authenticated) {
@@ -437,11 +449,12 @@ chorus_signaling_dispatch(ChorusSignalingConnection *conn, const ChorusJsonRpcRe
   }
 
   ChorusSignalingCall call = {
-    .conn = conn,
-    .method = req->method,
-    .params = req->params,
-    .now_us = now_us,
-    .wall_s = wall_s,
+      .conn = conn,
+      .method = req->method,
+      .id = req->id,
+      .params = req->params,
+      .now_us = now_us,
+      .wall_s = wall_s,
   };
   if ((row->flags & CHORUS_METHOD_PARTICIPANT) && !resolve_participant(&call, error))
     return NULL;

@@ -28,12 +28,24 @@ enum {
 typedef struct {
   ChorusSignalingConnection *conn;
   const char *method;
+  json_t *id;                     /* borrowed: the request id, NULL for a notification */
   json_t *params;                 /* borrowed: always an object */
   ChorusParticipant *participant; /* resolved for CHORUS_METHOD_PARTICIPANT rows */
   gint64 now_us;                  /* monotonic, when the frame arrived */
   gint64 wall_s;                  /* wall clock (token expiry), same moment */
   json_t *error_data;             /* a handler may set error.data (owned) */
 } ChorusSignalingCall;
+
+/* Media methods (handlers-media.c), rows of the table in handlers.c. */
+json_t *chorus_signaling_handle_publish(gpointer call, GError **error);
+json_t *chorus_signaling_handle_unpublish(gpointer call, GError **error);
+json_t *chorus_signaling_handle_subscribe(gpointer call, GError **error);
+json_t *chorus_signaling_handle_unsubscribe(gpointer call, GError **error);
+json_t *chorus_signaling_handle_subscription_update(gpointer call, GError **error);
+json_t *chorus_signaling_handle_answer(gpointer call, GError **error);
+json_t *chorus_signaling_handle_trickle(gpointer call, GError **error);
+json_t *chorus_signaling_handle_ice_restart(gpointer call, GError **error);
+json_t *chorus_signaling_handle_track_mute(gpointer call, GError **error);
 
 /* Runs @req (already parsed and admitted by the rate limiter). Returns the
  * result (new reference) or NULL with @error set; *@error_data may receive

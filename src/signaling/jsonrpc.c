@@ -20,7 +20,7 @@ chorus_jsonrpc_request_free(ChorusJsonRpcRequest *req)
 static gboolean
 id_is_valid(json_t *id)
 {
-  return json_is_string(id) || json_is_integer(id);
+  return json_is_string(id) || json_is_number(id) || json_is_null(id);
 }
 
 static ChorusJsonRpcRequest *
@@ -46,7 +46,7 @@ parse_root(json_t *root, json_t **error_id, GError **error)
   json_t *method = json_object_get(root, "method");
   json_t *params = json_object_get(root, "params");
   if (id && !id_is_valid(id))
-    return invalid(id, error_id, error, "invalid request: id must be a string or an integer");
+    return invalid(id, error_id, error, "invalid request: id must be a string, a number or null");
   if (!json_is_string(version) || strcmp(json_string_value(version), "2.0") != 0)
     return invalid(id, error_id, error, "invalid request: jsonrpc must be \"2.0\"");
   if (method == NULL)
@@ -180,8 +180,7 @@ lookup(json_t *params, const char *name, gboolean required, gboolean *absent, GE
 }
 
 static gboolean
-get_string(json_t *params, const char *name, gboolean required, const char **out,
-           GError **error)
+get_string(json_t *params, const char *name, gboolean required, const char **out, GError **error)
 {
   gboolean absent;
   json_t *v = lookup(params, name, required, &absent, error);
@@ -226,15 +225,14 @@ chorus_jsonrpc_get_bool(json_t *params, const char *name, gboolean *out, GError 
 }
 
 gboolean
-chorus_jsonrpc_get_optional_bool(json_t *params, const char *name, gboolean *out,
-                                 GError **error)
+chorus_jsonrpc_get_optional_bool(json_t *params, const char *name, gboolean *out, GError **error)
 {
   return get_bool(params, name, FALSE, out, error);
 }
 
 static gboolean
-get_int(json_t *params, const char *name, gboolean required, gint64 min, gint64 max,
-        gint64 *out, GError **error)
+get_int(json_t *params, const char *name, gboolean required, gint64 min, gint64 max, gint64 *out,
+        GError **error)
 {
   gboolean absent;
   json_t *v = lookup(params, name, required, &absent, error);
@@ -247,10 +245,10 @@ get_int(json_t *params, const char *name, gboolean required, gint64 min, gint64 
   }
   gint64 x = json_integer_value(v);
   if (x < min || x > max) {
-    g_autofree char *problem = g_strdup_printf(
-        "expected an integer between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
-        " (got %" G_GINT64_FORMAT ")",
-        min, max, x);
+    g_autofree char *problem =
+        g_strdup_printf("expected an integer between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                        " (got %" G_GINT64_FORMAT ")",
+                        min, max, x);
     return param_error(error, name, problem);
   }
   *out = x;
@@ -272,8 +270,8 @@ chorus_jsonrpc_get_optional_int(json_t *params, const char *name, gint64 min, gi
 }
 
 static gboolean
-get_typed(json_t *params, const char *name, gboolean required, json_type type,
-          const char *problem, json_t **out, GError **error)
+get_typed(json_t *params, const char *name, gboolean required, json_type type, const char *problem,
+          json_t **out, GError **error)
 {
   gboolean absent;
   json_t *v = lookup(params, name, required, &absent, error);
@@ -292,8 +290,7 @@ chorus_jsonrpc_get_object(json_t *params, const char *name, json_t **out, GError
 }
 
 gboolean
-chorus_jsonrpc_get_optional_object(json_t *params, const char *name, json_t **out,
-                                   GError **error)
+chorus_jsonrpc_get_optional_object(json_t *params, const char *name, json_t **out, GError **error)
 {
   return get_typed(params, name, FALSE, JSON_OBJECT, "expected an object", out, error);
 }
@@ -305,8 +302,7 @@ chorus_jsonrpc_get_array(json_t *params, const char *name, json_t **out, GError 
 }
 
 gboolean
-chorus_jsonrpc_get_optional_array(json_t *params, const char *name, json_t **out,
-                                  GError **error)
+chorus_jsonrpc_get_optional_array(json_t *params, const char *name, json_t **out, GError **error)
 {
   return get_typed(params, name, FALSE, JSON_ARRAY, "expected an array", out, error);
 }

@@ -7,13 +7,13 @@
  *   - not an object (including batch arrays)         -> -32600, id null
  *   - "jsonrpc" not exactly "2.0", "method" missing or not a non-empty
  *     string, "params" neither absent nor an object, "id" present but not a
- *     string or an integer                           -> -32600
+ *     string, a number or null                       -> -32600
  *   The id is echoed in a framing error whenever it is itself valid, else
  *   it is null. A frame that fails framing is always answered, even without
  *   an id (the peer cannot have meant a well-formed notification); a
- *   well-formed notification (no "id") is never answered, even on error.
- *   `"id": null` is refused as ill-typed: a reply with id null could not be
- *   told apart from the reply to an unparseable frame.
+ *   well-formed notification (no "id" member) is never answered, even on
+ *   error. `"id": null` is a request (JSON-RPC 2.0 allows it, though a
+ *   client cannot tell its reply from that to an unreadable frame).
  *
  * Jansson rule (everywhere in Chorus): parameters are borrowed unless the
  * comment says (transfer full); returned json_t* are new references. */
@@ -25,7 +25,7 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  json_t *id;     /* string or integer; NULL for a notification */
+  json_t *id;     /* string, number or null; NULL (no member) for a notification */
   char *method;   /* non-empty */
   json_t *params; /* always an object ({} when absent) */
 } ChorusJsonRpcRequest;
@@ -85,14 +85,12 @@ gboolean chorus_jsonrpc_get_optional_bool(json_t *params, const char *name, gboo
  * integer between 1 and 100000 (got 0)"). */
 gboolean chorus_jsonrpc_get_int(json_t *params, const char *name, gint64 min, gint64 max,
                                 gint64 *out, GError **error);
-gboolean chorus_jsonrpc_get_optional_int(json_t *params, const char *name, gint64 min,
-                                         gint64 max, gint64 *out, GError **error);
-gboolean chorus_jsonrpc_get_object(json_t *params, const char *name, json_t **out,
-                                   GError **error);
+gboolean chorus_jsonrpc_get_optional_int(json_t *params, const char *name, gint64 min, gint64 max,
+                                         gint64 *out, GError **error);
+gboolean chorus_jsonrpc_get_object(json_t *params, const char *name, json_t **out, GError **error);
 gboolean chorus_jsonrpc_get_optional_object(json_t *params, const char *name, json_t **out,
                                             GError **error);
-gboolean chorus_jsonrpc_get_array(json_t *params, const char *name, json_t **out,
-                                  GError **error);
+gboolean chorus_jsonrpc_get_array(json_t *params, const char *name, json_t **out, GError **error);
 gboolean chorus_jsonrpc_get_optional_array(json_t *params, const char *name, json_t **out,
                                            GError **error);
 

@@ -181,8 +181,8 @@ listen_on(ChorusSignalingServer *server, GError **error)
 }
 
 ChorusSignalingServer *
-chorus_signaling_server_new(const ChorusConfig *config, ChorusRoomDirectory *dir,
-                            gboolean dev_mode, GError **error)
+chorus_signaling_server_new(const ChorusConfig *config, ChorusRoomDirectory *dir, gboolean dev_mode,
+                            GError **error)
 {
   g_return_val_if_fail(config != NULL && dir != NULL, NULL);
 
@@ -199,7 +199,7 @@ chorus_signaling_server_new(const ChorusConfig *config, ChorusRoomDirectory *dir
    * compressed size, so a small compressed frame could inflate to many
    * megabytes in memory, and signaling frames are small anyway. */
   soup_server_remove_websocket_extension(server->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  char *protocols[] = { "chorus.v1", NULL };
+  char *protocols[] = {"chorus.v1", NULL};
   /* Clients offering no subprotocol are accepted too (libsoup only refuses
    * a client that offers some but not ours). */
   soup_server_add_websocket_handler(server->soup, "/ws", NULL, protocols, on_websocket, server,

@@ -111,14 +111,14 @@ chorus_certificate_new_from_pem(const char *cert_pem, gsize cert_len, const char
   g_autoptr(X509) x509 = cert_bio ? PEM_read_bio_X509(cert_bio, NULL, no_passphrase, NULL) : NULL;
   if (x509 == NULL) {
     ERR_clear_error();
-    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS,
-                "%s: no PEM certificate found", source);
+    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS, "%s: no PEM certificate found",
+                source);
     return NULL;
   }
 
   g_autoptr(BIO) key_bio = BIO_new_mem_buf(key_pem, (int)key_len);
   g_autoptr(EVP_PKEY) pkey =
-    key_bio ? PEM_read_bio_PrivateKey(key_bio, NULL, no_passphrase, NULL) : NULL;
+      key_bio ? PEM_read_bio_PrivateKey(key_bio, NULL, no_passphrase, NULL) : NULL;
   if (pkey == NULL) {
     ERR_clear_error();
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS,
@@ -154,7 +154,7 @@ chorus_certificate_new_from_files(const char *cert_path, const char *key_path, G
   }
   g_autofree char *source = g_strdup_printf("%s + %s", cert_path, key_path);
   ChorusCertificate *cert =
-    chorus_certificate_new_from_pem(cert_pem, cert_len, key_pem, key_len, source, error);
+      chorus_certificate_new_from_pem(cert_pem, cert_len, key_pem, key_len, source, error);
   /* The key text is secret: do not leave it in freed heap memory. */
   OPENSSL_cleanse(key_pem, key_len);
   return cert;

@@ -22,9 +22,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SSL_CTX, SSL_CTX_free)
  * encrypt-then-MAC, OpenSSL 3.0's DTLS treats one record with a bad MAC as
  * fatal instead of discarding it, so a single spoofed datagram could end a
  * session. */
-#define CIPHER_LIST                                            \
-  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+#define CIPHER_LIST                                                                                \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                     \
   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* RFC 6347 4.1: no record body is longer than 2^14 + 2048. */
@@ -62,12 +62,18 @@ const char *
 chorus_dtls_state_to_string(ChorusDtlsState state)
 {
   switch (state) {
-  case CHORUS_DTLS_STATE_NEW: return "new";
-  case CHORUS_DTLS_STATE_HANDSHAKING: return "handshaking";
-  case CHORUS_DTLS_STATE_CONNECTED: return "connected";
-  case CHORUS_DTLS_STATE_FAILED: return "failed";
-  case CHORUS_DTLS_STATE_CLOSED: return "closed";
-  default: return "unknown";
+  case CHORUS_DTLS_STATE_NEW:
+    return "new";
+  case CHORUS_DTLS_STATE_HANDSHAKING:
+    return "handshaking";
+  case CHORUS_DTLS_STATE_CONNECTED:
+    return "connected";
+  case CHORUS_DTLS_STATE_FAILED:
+    return "failed";
+  case CHORUS_DTLS_STATE_CLOSED:
+    return "closed";
+  default:
+    return "unknown";
   }
 }
 
@@ -122,7 +128,7 @@ chorus_dtls_context_new(ChorusCertificate *cert, GError **error)
    * connection has fresh certificates/fingerprints anyway), no
    * renegotiation. */
   SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
   /* Both roles demand the peer's certificate; verify_certificate() replaces
    * chain building with the fingerprint check. */
@@ -282,7 +288,7 @@ check_ready(ChorusDtls *d)
   if (d->remote_fp[0] != '\0' && d->peer_fp[0] != '\0' &&
       !chorus_certificate_fingerprint_equal(d->remote_fp, d->peer_fp)) {
     g_autofree char *reason =
-      g_strdup_printf("fingerprint mismatch: expected %s got %s", d->remote_fp, d->peer_fp);
+        g_strdup_printf("fingerprint mismatch: expected %s got %s", d->remote_fp, d->peer_fp);
     if (d->handshake_done)
       abort_established(d, reason);
     else
@@ -659,8 +665,8 @@ chorus_dtls_poll_datagram(ChorusDtls *d, guint8 *out, gsize cap, gsize *len)
     /* A first record larger than the MTU does not come from OpenSSL at our
      * MTU; send it alone if the caller has room rather than stall. */
     gsize rec = avail >= RECORD_HEADER_LEN
-                  ? MIN(avail, RECORD_HEADER_LEN + (((gsize)p[11] << 8) | p[12]))
-                  : avail;
+                    ? MIN(avail, RECORD_HEADER_LEN + (((gsize)p[11] << 8) | p[12]))
+                    : avail;
     g_return_val_if_fail(rec <= cap, FALSE);
     used = rec;
   }

@@ -27,6 +27,8 @@
  *   runs, the peer certificate's fingerprint is remembered, and the state
  *   stays HANDSHAKING (no keys) until chorus_dtls_set_remote_fingerprint()
  *   confirms it (-> CONNECTED) or refutes it (-> FAILED, close_notify sent).
+ *   So an owner that offered a=setup:actpass and gets a ClientHello before
+ *   the answer can create a SERVER with NULL right then.
  *
  * - SRTP profiles: by default both roles offer/accept
  *   "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"; a server picks by its
@@ -66,6 +68,8 @@
  *   the time. So now_us must advance at the rate of real time (in production
  *   g_get_monotonic_time()); if handle_timeout() comes early by the wall
  *   clock, nothing is sent and the deadline moves to what OpenSSL has left.
+ *   (OpenSSL also resends an expired flight by itself when a datagram is
+ *   handled late; stats.retransmissions counts both.)
  *   Unit tests make both clocks one by giving the test binary its own
  *   gettimeofday() (tests/unit/test-dtls.c).
  *
@@ -108,13 +112,13 @@ typedef enum {
 const char *chorus_dtls_state_to_string(ChorusDtlsState state);
 
 typedef struct {
-  guint64 datagrams_in;     /* every datagram given to handle_datagram() */
-  guint64 datagrams_out;    /* datagrams returned by poll_datagram() */
-  guint64 garbage_dropped;  /* not a sequence of DTLS records: never reached OpenSSL */
-  guint64 ignored;          /* arrived in state FAILED or CLOSED, or after an error
-                             * following CONNECTED (see errors_after_connect) */
-  guint64 retransmissions;  /* flights resent because a timer expired */
-  guint64 app_data_dropped; /* application data records (no data channels) */
+  guint64 datagrams_in;         /* every datagram given to handle_datagram() */
+  guint64 datagrams_out;        /* datagrams returned by poll_datagram() */
+  guint64 garbage_dropped;      /* not a sequence of DTLS records: never reached OpenSSL */
+  guint64 ignored;              /* arrived in state FAILED or CLOSED, or after an error
+                                 * following CONNECTED (see errors_after_connect) */
+  guint64 retransmissions;      /* flights resent because a timer expired */
+  guint64 app_data_dropped;     /* application data records (no data channels) */
   guint64 errors_after_connect; /* OpenSSL failed on input after CONNECTED (0 or 1) */
 } ChorusDtlsStats;
 

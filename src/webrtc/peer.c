@@ -234,6 +234,18 @@ chorus_peer_new(GMainContext *context, const ChorusPeerConfig *config, gboolean 
     chorus_peer_free(peer);
     return NULL;
   }
+  /* When Chorus offers (actpass), the client answers active and sends its
+   * ClientHello as soon as its own ICE check succeeds: often before its
+   * answer reaches us. A DTLS server ready from the start takes it (the
+   * fingerprint is confirmed when the answer arrives) instead of leaving the
+   * client to its 1 s retransmission. */
+  if (offerer) {
+    peer->dtls = chorus_dtls_new(peer->dtls_ctx, CHORUS_DTLS_ROLE_SERVER, NULL, error);
+    if (peer->dtls == NULL) {
+      chorus_peer_free(peer);
+      return NULL;
+    }
+  }
   return peer;
 }
 
@@ -296,12 +308,28 @@ chorus_peer_set_remote(ChorusPeer *peer, const ChorusSdpTransport *transport, GE
   char fp[CHORUS_FINGERPRINT_SHA256_LEN + 1];
   format_fingerprint(transport->fingerprint_sha256, fp);
 
+  ChorusDtlsRole role = transport->dtls_server ? CHORUS_DTLS_ROLE_SERVER : CHORUS_DTLS_ROLE_CLIENT;
+  gboolean confirm = FALSE;
+  if (peer->dtls != NULL && peer->remote_fingerprint[0] == '\0') {
+    /* The early server of an offerer: keep it if the answer made us the
+     * server, else (the peer answered passive) start over as client. */
+    if (role == CHORUS_DTLS_ROLE_SERVER)
+      confirm = TRUE;
+    else
+      g_clear_pointer(&peer->dtls, chorus_dtls_free);
+  }
   if (peer->dtls == NULL) {
-    ChorusDtlsRole role = transport->dtls_server ? CHORUS_DTLS_ROLE_SERVER : CHORUS_DTLS_ROLE_CLIENT;
     peer->dtls = chorus_dtls_new(peer->dtls_ctx, role, fp, error);
     if (peer->dtls == NULL)
       return FALSE;
     memcpy(peer->remote_fingerprint, fp, sizeof(fp));
+  } else if (confirm) {
+    memcpy(peer->remote_fingerprint, fp, sizeof(fp));
+    if (!chorus_dtls_set_remote_fingerprint(peer->dtls, fp, error))
+      return FALSE;
+    ChorusDtlsState st = chorus_dtls_get_state(peer->dtls);
+    flush_dtls(peer); /* a close_notify when the fingerprint was refuted */
+    after_dtls(peer, st);
   } else if (!chorus_certificate_fingerprint_equal(peer->remote_fingerprint, fp)) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NEGOTIATION_FAILED,
                 "the DTLS fingerprint changed in a renegotiation (was %s, now %s)",

@@ -172,7 +172,7 @@ chorus_sdp_session_write(const ChorusSdpSession *session)
   gboolean any_msid = FALSE;
   for (guint i = 0; i < session->media->len && !any_msid; i++) {
     const ChorusSdpMedia *media = g_ptr_array_index(session->media, i);
-    any_msid = media->msid_stream != NULL;
+    any_msid = media->msid_stream != NULL && chorus_sdp_media_is_used(media);
   }
   if (any_msid)
     g_string_append(out, "a=msid-semantic:WMS *\r\n");

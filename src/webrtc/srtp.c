@@ -21,10 +21,13 @@ const char *
 chorus_srtp_profile_to_string(ChorusSrtpProfile profile)
 {
   switch (profile) {
-  case CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80: return "SRTP_AES128_CM_SHA1_80";
-  case CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM: return "SRTP_AEAD_AES_128_GCM";
+  case CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80:
+    return "SRTP_AES128_CM_SHA1_80";
+  case CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM:
+    return "SRTP_AEAD_AES_128_GCM";
   case CHORUS_SRTP_PROFILE_NONE:
-  default: return NULL;
+  default:
+    return NULL;
   }
 }
 
@@ -33,10 +36,17 @@ chorus_srtp_profile_get_key_lengths(ChorusSrtpProfile profile, guint *key_len, g
 {
   guint k, s;
   switch (profile) {
-  case CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80: k = 16; s = 14; break;
-  case CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM: k = 16; s = 12; break;
+  case CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80:
+    k = 16;
+    s = 14;
+    break;
+  case CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM:
+    k = 16;
+    s = 12;
+    break;
   case CHORUS_SRTP_PROFILE_NONE:
-  default: return FALSE;
+  default:
+    return FALSE;
   }
   if (key_len != NULL)
     *key_len = k;
@@ -56,14 +66,21 @@ const char *
 chorus_srtp_result_to_string(ChorusSrtpResult result)
 {
   switch (result) {
-  case CHORUS_SRTP_OK: return "ok";
-  case CHORUS_SRTP_AUTH_FAIL: return "auth_fail";
-  case CHORUS_SRTP_REPLAY: return "replay";
-  case CHORUS_SRTP_MALFORMED: return "malformed";
-  case CHORUS_SRTP_NO_SPACE: return "no_space";
-  case CHORUS_SRTP_ERROR: return "error";
+  case CHORUS_SRTP_OK:
+    return "ok";
+  case CHORUS_SRTP_AUTH_FAIL:
+    return "auth_fail";
+  case CHORUS_SRTP_REPLAY:
+    return "replay";
+  case CHORUS_SRTP_MALFORMED:
+    return "malformed";
+  case CHORUS_SRTP_NO_SPACE:
+    return "no_space";
+  case CHORUS_SRTP_ERROR:
+    return "error";
   case CHORUS_SRTP_RESULT_N_:
-  default: return "unknown";
+  default:
+    return "unknown";
   }
 }
 
@@ -122,8 +139,8 @@ chorus_srtp_new(const ChorusSrtpKeys *keys, GError **error)
 
   guint key_len = 0, salt_len = 0;
   if (!chorus_srtp_profile_get_key_lengths(keys->profile, &key_len, &salt_len)) {
-    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS,
-                "unsupported SRTP profile 0x%04x", (guint)keys->profile);
+    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS, "unsupported SRTP profile 0x%04x",
+                (guint)keys->profile);
     return NULL;
   }
   if (keys->key_len != key_len || keys->salt_len != salt_len) {
@@ -135,8 +152,8 @@ chorus_srtp_new(const ChorusSrtpKeys *keys, GError **error)
   }
   srtp_err_status_t status = global_init();
   if (status != srtp_err_status_ok) {
-    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL,
-                "srtp_init failed: libsrtp status %d", (int)status);
+    g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "srtp_init failed: libsrtp status %d",
+                (int)status);
     return NULL;
   }
 
@@ -148,8 +165,8 @@ chorus_srtp_new(const ChorusSrtpKeys *keys, GError **error)
 
   if (!create_session(&srtp->outbound, keys->profile, keys->local_key, key_len, keys->local_salt,
                       salt_len, ssrc_any_outbound, error) ||
-      !create_session(&srtp->inbound, keys->profile, keys->remote_key, key_len,
-                      keys->remote_salt, salt_len, ssrc_any_inbound, error))
+      !create_session(&srtp->inbound, keys->profile, keys->remote_key, key_len, keys->remote_salt,
+                      salt_len, ssrc_any_inbound, error))
     return NULL;
   return g_steal_pointer(&srtp);
 }
@@ -199,15 +216,20 @@ static ChorusSrtpResult
 map_status(srtp_err_status_t status)
 {
   switch (status) {
-  case srtp_err_status_ok: return CHORUS_SRTP_OK;
-  case srtp_err_status_auth_fail: return CHORUS_SRTP_AUTH_FAIL;
+  case srtp_err_status_ok:
+    return CHORUS_SRTP_OK;
+  case srtp_err_status_auth_fail:
+    return CHORUS_SRTP_AUTH_FAIL;
   case srtp_err_status_replay_fail:
-  case srtp_err_status_replay_old: return CHORUS_SRTP_REPLAY;
+  case srtp_err_status_replay_old:
+    return CHORUS_SRTP_REPLAY;
   case srtp_err_status_bad_param:
   case srtp_err_status_parse_err:
   /* SRTCP whose E flag says "not encrypted" although the profile encrypts. */
-  case srtp_err_status_cant_check: return CHORUS_SRTP_MALFORMED;
-  default: return CHORUS_SRTP_ERROR;
+  case srtp_err_status_cant_check:
+    return CHORUS_SRTP_MALFORMED;
+  default:
+    return CHORUS_SRTP_ERROR;
   }
 }
 

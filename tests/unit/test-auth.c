@@ -18,7 +18,8 @@ sign(const char *claims_json, jwt_alg_t alg, const char *key)
   jwt_t *jwt = NULL;
   ck_assert_int_eq(jwt_new(&jwt), 0);
   ck_assert_int_eq(jwt_add_grants_json(jwt, claims_json), 0);
-  ck_assert_int_eq(jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0), 0);
+  ck_assert_int_eq(jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0),
+                   0);
   char *s = jwt_encode_str(jwt);
   ck_assert_ptr_nonnull(s);
   char *out = g_strdup(s);
@@ -89,8 +90,8 @@ START_TEST(test_forged_signature)
 
   /* Valid token whose payload is swapped for an admin one: signature no
    * longer matches. */
-  g_autofree char *good = sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}",
-                               JWT_ALG_HS256, SECRET);
+  g_autofree char *good =
+      sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS256, SECRET);
   g_auto(GStrv) parts = g_strsplit(good, ".", -1);
   ck_assert_uint_eq(g_strv_length(parts), 3);
   g_autofree char *payload = b64url("{\"sub\":\"alice\",\"room\":\"*\",\"admin\":true,"
@@ -108,18 +109,29 @@ END_TEST
 
 START_TEST(test_expired)
 {
-  g_autofree char *t = sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1699999958}", JWT_ALG_HS256,
-                            SECRET);
+  g_autofree char *t =
+      sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1699999958}", JWT_ALG_HS256, SECRET);
   expect_refused(t, "expired 42 s ago");
   /* Within the leeway it passes. */
-  g_autofree char *t2 = sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1699999997}", JWT_ALG_HS256,
-                             SECRET);
+  g_autofree char *t2 =
+      sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1699999997}", JWT_ALG_HS256, SECRET);
   g_autoptr(GError) error = NULL;
   g_autoptr(ChorusAuthClaims) c = chorus_auth_verify(SECRET, t2, NOW_S, 5, &error);
   ck_assert_msg(c != NULL, "%s", error ? error->message : "");
   g_autoptr(ChorusAuthClaims) c0 = chorus_auth_verify(SECRET, t2, NOW_S, 0, &error);
   ck_assert_ptr_null(c0);
   ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_UNAUTHORIZED));
+}
+END_TEST
+
+START_TEST(test_fractional_exp)
+{
+  g_autofree char *t =
+      sign("{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100.75}", JWT_ALG_HS256, SECRET);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ChorusAuthClaims) c = chorus_auth_verify(SECRET, t, NOW_S, 5, &error);
+  ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+  ck_assert_int_eq(c->exp, 1700000100);
 }
 END_TEST
 
@@ -142,8 +154,8 @@ START_TEST(test_alg_none)
   g_autofree char *t2 = g_strconcat(h2, ".", p, ".", NULL);
   expect_refused(t2, "alg \"none\"");
   /* libjwt's own unsigned token. */
-  g_autofree char *t3 = sign("{\"sub\":\"m\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_NONE,
-                             NULL);
+  g_autofree char *t3 =
+      sign("{\"sub\":\"m\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_NONE, NULL);
   expect_refused(t3, "alg \"none\"");
 }
 END_TEST
@@ -151,11 +163,11 @@ END_TEST
 START_TEST(test_wrong_alg)
 {
   /* Same secret, correctly signed, but HS384/HS512: refused. */
-  g_autofree char *t = sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS384,
-                            SECRET);
+  g_autofree char *t =
+      sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS384, SECRET);
   expect_refused(t, "alg \"HS384\" is not accepted");
-  g_autofree char *t2 = sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}",
-                             JWT_ALG_HS512, SECRET);
+  g_autofree char *t2 =
+      sign("{\"sub\":\"alice\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS512, SECRET);
   expect_refused(t2, "alg \"HS512\" is not accepted");
   g_autofree char *h = b64url("{\"typ\":\"JWT\"}");
   g_autofree char *p = b64url("{\"exp\":1700000100}");
@@ -183,20 +195,25 @@ static const struct {
   const char *claims;
   const char *fragment;
 } bad_claims[] = {
-  { "{\"sub\":5,\"room\":\"*\",\"exp\":1700000100}", "claim sub: expected a string" },
-  { "{\"sub\":\"a\",\"room\":[\"x\"],\"exp\":1700000100}", "claim room: expected a string" },
-  { "{\"sub\":\"a\",\"room\":\"*\",\"role\":1,\"exp\":1700000100}",
-    "claim role: expected a string" },
-  { "{\"sub\":\"a\",\"room\":\"*\",\"admin\":\"yes\",\"exp\":1700000100}",
-    "claim admin: expected true or false" },
-  { "{\"sub\":\"a\",\"room\":\"*\",\"admin\":1,\"exp\":1700000100}",
-    "claim admin: expected true or false" },
-  { "{\"sub\":\"a\",\"room\":\"*\",\"exp\":\"tomorrow\"}", "claim exp: expected a number" },
-  { "{\"room\":\"*\",\"exp\":1700000100}", "claim sub: a non-empty identity is required" },
-  { "{\"sub\":\"\",\"room\":\"*\",\"exp\":1700000100}", "claim sub: a non-empty identity" },
-  { "{\"sub\":\"a\",\"exp\":1700000100}", "claim room: required for non-admin tokens" },
-  { "{\"sub\":\"a\",\"room\":\"\",\"exp\":1700000100}", "claim room: must be a room name" },
-  { "{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100,\"nbf\":1700001000}", "not valid before" },
+    {"{\"sub\":5,\"room\":\"*\",\"exp\":1700000100}", "claim sub: expected a string"},
+    {"{\"sub\":\"a\",\"room\":[\"x\"],\"exp\":1700000100}", "claim room: expected a string"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"role\":1,\"exp\":1700000100}",
+     "claim role: expected a string"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"admin\":\"yes\",\"exp\":1700000100}",
+     "claim admin: expected true or false"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"admin\":1,\"exp\":1700000100}",
+     "claim admin: expected true or false"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":\"tomorrow\"}", "claim exp: expected a number"},
+    {"{\"room\":\"*\",\"exp\":1700000100}", "claim sub: a non-empty identity is required"},
+    {"{\"sub\":\"\",\"room\":\"*\",\"exp\":1700000100}", "claim sub: a non-empty identity"},
+    {"{\"sub\":\"a\",\"exp\":1700000100}", "claim room: required for non-admin tokens"},
+    {"{\"sub\":\"a\",\"room\":\"\",\"exp\":1700000100}", "claim room: must be a room name"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100,\"nbf\":1700001000}", "not valid before"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":1e300}", "claim exp: out of range"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":9223372036854775807}", "claim exp: out of range"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":-5}", "claim exp: out of range"},
+    {"{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100,\"nbf\":\"soon\"}",
+     "claim nbf: expected a number"},
 };
 
 START_TEST(test_claim_types)
@@ -208,8 +225,8 @@ END_TEST
 
 START_TEST(test_no_secret)
 {
-  g_autofree char *t = sign("{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS256,
-                            SECRET);
+  g_autofree char *t =
+      sign("{\"sub\":\"a\",\"room\":\"*\",\"exp\":1700000100}", JWT_ALG_HS256, SECRET);
   g_autoptr(GError) error = NULL;
   ck_assert_ptr_null(chorus_auth_verify(NULL, t, NOW_S, 5, &error));
   ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_UNAUTHORIZED));
@@ -219,18 +236,18 @@ END_TEST
 
 START_TEST(test_room_rules)
 {
-  ChorusAuthClaims only = { .identity = "a", .room = "lobby" };
+  ChorusAuthClaims only = {.identity = "a", .room = "lobby"};
   ck_assert(chorus_auth_claims_allow_room(&only, "lobby"));
   ck_assert(!chorus_auth_claims_allow_room(&only, "lobby2"));
   ck_assert(!chorus_auth_claims_allow_room(&only, "Lobby"));
   ck_assert(!chorus_auth_claims_allow_room(&only, "lob"));
   ck_assert(!chorus_auth_claims_allow_room(&only, NULL));
-  ChorusAuthClaims any = { .identity = "a", .room = "*" };
+  ChorusAuthClaims any = {.identity = "a", .room = "*"};
   ck_assert(chorus_auth_claims_allow_room(&any, "lobby"));
   ck_assert(chorus_auth_claims_allow_room(&any, "x"));
-  ChorusAuthClaims none = { .identity = "a", .room = NULL, .admin = FALSE };
+  ChorusAuthClaims none = {.identity = "a", .room = NULL, .admin = FALSE};
   ck_assert(!chorus_auth_claims_allow_room(&none, "x"));
-  ChorusAuthClaims admin = { .room = NULL, .admin = TRUE };
+  ChorusAuthClaims admin = {.room = NULL, .admin = TRUE};
   ck_assert(chorus_auth_claims_allow_room(&admin, "x"));
 }
 END_TEST
@@ -303,6 +320,7 @@ auth_suite(void)
   tcase_add_test(tc, test_forged_signature);
   tcase_add_test(tc, test_expired);
   tcase_add_test(tc, test_missing_exp);
+  tcase_add_test(tc, test_fractional_exp);
   tcase_add_test(tc, test_alg_none);
   tcase_add_test(tc, test_wrong_alg);
   tcase_add_test(tc, test_malformed);

@@ -115,7 +115,7 @@ assert_keys_agree(ChorusDtls *client, ChorusDtls *server, ChorusSrtpProfile prof
   ck_assert_msg(sc != NULL, "%s", error ? error->message : "");
   g_autoptr(ChorusSrtp) ss = chorus_srtp_new(&ks, &error);
   ck_assert_msg(ss != NULL, "%s", error ? error->message : "");
-  guint8 pkt[300] = { 0x80, 111, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4 };
+  guint8 pkt[300] = {0x80, 111, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4};
   for (int i = 12; i < 172; i++)
     pkt[i] = (guint8)i;
   guint8 plain[300];
@@ -213,7 +213,8 @@ START_TEST(test_certificate_from_files)
 
   g_autoptr(ChorusCertificate) loaded = chorus_certificate_new_from_files(cert_a, key_a, &error);
   ck_assert_msg(loaded != NULL, "%s", error ? error->message : "");
-  ck_assert_str_eq(chorus_certificate_get_fingerprint(loaded), chorus_certificate_get_fingerprint(a));
+  ck_assert_str_eq(chorus_certificate_get_fingerprint(loaded),
+                   chorus_certificate_get_fingerprint(a));
   /* Usable for DTLS. */
   g_autoptr(ChorusDtlsContext) ctx = chorus_dtls_context_new(loaded, &error);
   ck_assert_ptr_nonnull(ctx);
@@ -221,8 +222,8 @@ START_TEST(test_certificate_from_files)
 
   ck_assert_ptr_null(chorus_certificate_new_from_files(cert_a, key_b, &error));
   ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS));
-  g_autofree char *msg = g_strdup_printf("%s + %s: the private key does not belong to the certificate",
-                                         cert_a, key_b);
+  g_autofree char *msg =
+      g_strdup_printf("%s + %s: the private key does not belong to the certificate", cert_a, key_b);
   ck_assert_str_eq(error->message, msg);
   g_clear_error(&error);
 
@@ -253,7 +254,7 @@ START_TEST(test_certificate_from_files)
   ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_INVALID_PARAMS));
   g_clear_error(&error);
 
-  const char *files[] = { cert_a, key_a, key_b, enc };
+  const char *files[] = {cert_a, key_a, key_b, enc};
   for (guint i = 0; i < G_N_ELEMENTS(files); i++)
     g_unlink(files[i]);
   g_rmdir(dir);
@@ -301,14 +302,25 @@ static const struct {
   guint n_server;
   ChorusSrtpProfile expect;
 } profile_cases[] = {
-  { "defaults", { 0 }, 0, { 0 }, 0, CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM },
-  { "client offers CM only (aiortc)", { CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80 }, 1, { 0 }, 0,
-    CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80 },
-  { "client prefers CM, server's order wins",
-    { CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80, CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM }, 2, { 0 }, 0,
-    CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM },
-  { "server accepts CM only", { 0 }, 0, { CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80 }, 1,
-    CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80 },
+    {"defaults", {0}, 0, {0}, 0, CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM},
+    {"client offers CM only (aiortc)",
+     {CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80},
+     1,
+     {0},
+     0,
+     CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80},
+    {"client prefers CM, server's order wins",
+     {CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80, CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM},
+     2,
+     {0},
+     0,
+     CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM},
+    {"server accepts CM only",
+     {0},
+     0,
+     {CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80},
+     1,
+     CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80},
 };
 
 START_TEST(test_handshake)
@@ -377,7 +389,7 @@ START_TEST(test_early_client_hello_late_fingerprint)
   const char *cfp = chorus_dtls_context_get_fingerprint(cctx);
   g_autoptr(ChorusDtls) server = make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, NULL);
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_start(client, now_us);
   pump(client, server);
 
@@ -413,7 +425,7 @@ START_TEST(test_late_fingerprint_mismatch)
   g_autoptr(ChorusDtlsContext) other = make_context();
   g_autoptr(ChorusDtls) server = make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, NULL);
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_start(client, now_us);
   pump(client, server);
   ck_assert_int_eq(chorus_dtls_get_state(server), CHORUS_DTLS_STATE_HANDSHAKING);
@@ -421,9 +433,8 @@ START_TEST(test_late_fingerprint_mismatch)
   const char *wrong = chorus_dtls_context_get_fingerprint(other);
   ck_assert(chorus_dtls_set_remote_fingerprint(server, wrong, NULL));
   ck_assert_int_eq(chorus_dtls_get_state(server), CHORUS_DTLS_STATE_FAILED);
-  g_autofree char *expect =
-    g_strdup_printf("fingerprint mismatch: expected %s got %s", wrong,
-                    chorus_dtls_context_get_fingerprint(cctx));
+  g_autofree char *expect = g_strdup_printf("fingerprint mismatch: expected %s got %s", wrong,
+                                            chorus_dtls_context_get_fingerprint(cctx));
   ck_assert_str_eq(chorus_dtls_get_failure_reason(server), expect);
   /* The client believed it was connected: a close_notify tells it. */
   ck_assert_uint_eq(flush(server, client), 1);
@@ -448,11 +459,12 @@ START_TEST(test_fingerprint_mismatch)
   ChorusDtls *refuser = _i == 0 ? client : server;
   ChorusDtls *refused = _i == 0 ? server : client;
   g_autofree char *expect =
-    g_strdup_printf("fingerprint mismatch: expected %s got %s", wrong, _i == 0 ? sfp : cfp);
+      g_strdup_printf("fingerprint mismatch: expected %s got %s", wrong, _i == 0 ? sfp : cfp);
   ck_assert_int_eq(chorus_dtls_get_state(refuser), CHORUS_DTLS_STATE_FAILED);
   ck_assert_str_eq(chorus_dtls_get_failure_reason(refuser), expect);
   ck_assert_int_eq(chorus_dtls_get_state(refused), CHORUS_DTLS_STATE_FAILED);
-  ck_assert_str_eq(chorus_dtls_get_failure_reason(refused), "peer sent fatal alert: bad certificate");
+  ck_assert_str_eq(chorus_dtls_get_failure_reason(refused),
+                   "peer sent fatal alert: bad certificate");
   ChorusSrtpKeys keys;
   ck_assert(!chorus_dtls_get_srtp_keys(refuser, &keys));
   ck_assert(!chorus_dtls_get_srtp_keys(refused, &keys));
@@ -460,7 +472,7 @@ START_TEST(test_fingerprint_mismatch)
 
   /* Nothing more happens after FAILED. */
   ChorusDtlsStats st;
-  guint8 junk[20] = { 22, 0xfe, 0xfd };
+  guint8 junk[20] = {22, 0xfe, 0xfd};
   chorus_dtls_handle_datagram(refuser, junk, sizeof junk, now_us);
   chorus_dtls_get_stats(refuser, &st);
   ck_assert_uint_eq(st.ignored, 1);
@@ -474,9 +486,9 @@ START_TEST(test_retransmit_lost_client_hello)
   g_autoptr(ChorusDtlsContext) sctx = make_context();
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_start(client, now_us);
   ck_assert_uint_eq(flush(client, NULL), 1); /* lost */
 
@@ -509,9 +521,9 @@ START_TEST(test_retransmit_lost_server_flight)
   g_autoptr(ChorusDtlsContext) sctx = make_context();
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_set_initial_timeout_ms(server, 100);
   chorus_dtls_start(client, now_us);
   now_us += 10000;
@@ -543,9 +555,9 @@ START_TEST(test_retransmit_lost_final_flight)
   g_autoptr(ChorusDtlsContext) sctx = make_context();
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_start(client, now_us);
   ck_assert_uint_eq(flush(client, server), 1);
   ck_assert_uint_eq(flush(server, client), 1);
@@ -626,25 +638,26 @@ START_TEST(test_garbage_dropped)
   g_autoptr(ChorusDtlsContext) sctx = make_context();
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   GRand *rand = g_rand_new_with_seed(1234);
   guint8 buf[1500];
   guint fed = 0;
 
   /* Hand-made near misses first. */
-  const guint8 short_rec[] = { 22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2 }; /* length 5, 2 present */
-  const guint8 bad_version[] = { 22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };      /* TLS, not DTLS */
-  const guint8 bad_type[] = { 24, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
-  const guint8 trailing[] = { 21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80 };
-  const guint8 stun[] = { 0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+  const guint8 short_rec[] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0,
+                              0,  0,    0,    0, 5, 1, 2}; /* length 5, 2 present */
+  const guint8 bad_version[] = {22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* TLS, not DTLS */
+  const guint8 bad_type[] = {24, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const guint8 trailing[] = {21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80};
+  const guint8 stun[] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   const struct {
     const guint8 *data;
     gsize len;
-  } near[] = { { short_rec, sizeof short_rec }, { bad_version, sizeof bad_version },
-               { bad_type, sizeof bad_type },   { trailing, sizeof trailing },
-               { stun, sizeof stun },           { stun, 0 } };
+  } near[] = {{short_rec, sizeof short_rec}, {bad_version, sizeof bad_version},
+              {bad_type, sizeof bad_type},   {trailing, sizeof trailing},
+              {stun, sizeof stun},           {stun, 0}};
   for (guint i = 0; i < G_N_ELEMENTS(near); i++, fed++)
     ck_assert_int_eq(chorus_dtls_handle_datagram(server, near[i].data, near[i].len, now_us),
                      CHORUS_DTLS_STATE_NEW);
@@ -656,7 +669,7 @@ START_TEST(test_garbage_dropped)
   ChorusDtlsStats st;
   chorus_dtls_get_stats(server, &st);
   ck_assert_uint_eq(st.garbage_dropped, fed);
-  ck_assert_uint_eq(chorus_dtls_poll_datagram(server, buf, sizeof buf, &(gsize){ 0 }), FALSE);
+  ck_assert_uint_eq(chorus_dtls_poll_datagram(server, buf, sizeof buf, &(gsize){0}), FALSE);
 
   /* Mid-handshake: garbage between every flight. */
   chorus_dtls_start(client, now_us);
@@ -675,11 +688,14 @@ START_TEST(test_garbage_dropped)
    * (epoch 1, type 23/22/21) or belong to an old epoch are all dropped. */
   for (int i = 0; i < 300; i++) {
     gsize n = i % 2 ? random_datagram(rand, buf, sizeof buf)
-                    : framed_garbage(rand, buf, sizeof buf, (guint8)(21 + i % 3), (guint16)(i % 4 == 0 ? 0 : 1));
-    ck_assert_msg(chorus_dtls_handle_datagram(server, buf, n, now_us) == CHORUS_DTLS_STATE_CONNECTED,
+                    : framed_garbage(rand, buf, sizeof buf, (guint8)(21 + i % 3),
+                                     (guint16)(i % 4 == 0 ? 0 : 1));
+    ck_assert_msg(chorus_dtls_handle_datagram(server, buf, n, now_us) ==
+                      CHORUS_DTLS_STATE_CONNECTED,
                   "i=%d type=%u epoch=%u len=%zu: %s", i, buf[0], buf[4], n,
                   chorus_dtls_get_failure_reason(server));
-    ck_assert_int_eq(chorus_dtls_handle_datagram(client, buf, n, now_us), CHORUS_DTLS_STATE_CONNECTED);
+    ck_assert_int_eq(chorus_dtls_handle_datagram(client, buf, n, now_us),
+                     CHORUS_DTLS_STATE_CONNECTED);
   }
   ck_assert_uint_eq(flush(server, NULL) + flush(client, NULL), 0);
   assert_keys_agree(client, server, CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM);
@@ -689,11 +705,13 @@ START_TEST(test_garbage_dropped)
    * long enough reaches OpenSSL and is discarded there. */
   chorus_dtls_get_stats(server, &st);
   guint64 garbage_before = st.garbage_dropped;
-  guint8 rec[13 + 24] = { 21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, 0 };
+  guint8 rec[13 + 24] = {21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, 0};
   rec[12] = 20;
-  ck_assert_int_eq(chorus_dtls_handle_datagram(server, rec, 13 + 20, now_us), CHORUS_DTLS_STATE_CONNECTED);
+  ck_assert_int_eq(chorus_dtls_handle_datagram(server, rec, 13 + 20, now_us),
+                   CHORUS_DTLS_STATE_CONNECTED);
   rec[12] = 24;
-  ck_assert_int_eq(chorus_dtls_handle_datagram(server, rec, 13 + 24, now_us), CHORUS_DTLS_STATE_CONNECTED);
+  ck_assert_int_eq(chorus_dtls_handle_datagram(server, rec, 13 + 24, now_us),
+                   CHORUS_DTLS_STATE_CONNECTED);
   chorus_dtls_get_stats(server, &st);
   ck_assert_uint_eq(st.garbage_dropped, garbage_before + 1);
   ck_assert_uint_eq(st.errors_after_connect, 0);
@@ -749,9 +767,9 @@ START_TEST(test_close_notify)
   g_autoptr(ChorusDtlsContext) sctx = make_context();
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   chorus_dtls_start(client, now_us);
   pump(client, server);
   ck_assert_int_eq(chorus_dtls_get_state(server), CHORUS_DTLS_STATE_CONNECTED);
@@ -819,9 +837,9 @@ START_TEST(test_fragmented_flight)
   g_autoptr(ChorusDtlsContext) sctx = chorus_dtls_context_new(big, &error);
   g_autoptr(ChorusDtlsContext) cctx = make_context();
   g_autoptr(ChorusDtls) server =
-    make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
+      make_dtls(sctx, CHORUS_DTLS_ROLE_SERVER, chorus_dtls_context_get_fingerprint(cctx));
   g_autoptr(ChorusDtls) client =
-    make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
+      make_dtls(cctx, CHORUS_DTLS_ROLE_CLIENT, chorus_dtls_context_get_fingerprint(sctx));
   max_datagram_seen = 0;
   chorus_dtls_start(client, now_us);
   pump(client, server);
@@ -876,8 +894,8 @@ raw_client_handshake(const char *client_profiles, ChorusDtls *server, SSL **out_
   SSL_set_bio(ssl, rbio, wbio);
   SSL_set_connect_state(ssl);
 
-  ck_assert(chorus_dtls_set_remote_fingerprint(server, chorus_certificate_get_fingerprint(cert),
-                                               NULL));
+  ck_assert(
+      chorus_dtls_set_remote_fingerprint(server, chorus_certificate_get_fingerprint(cert), NULL));
   guint8 buf[CHORUS_DTLS_MTU];
   gsize len;
   for (int round = 0; round < 20; round++) {
@@ -921,8 +939,8 @@ START_TEST(test_raw_openssl_client_cm_only)
 
   /* ...and exports the same keys, split as RFC 5764 says. */
   guint8 m[60];
-  ck_assert_int_eq(SSL_export_keying_material(ssl, m, sizeof m, "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0),
-                   1);
+  ck_assert_int_eq(
+      SSL_export_keying_material(ssl, m, sizeof m, "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0), 1);
   ChorusSrtpKeys ks;
   ck_assert(chorus_dtls_get_srtp_keys(server, &ks));
   ck_assert_uint_eq(ks.key_len, 16);
@@ -957,7 +975,8 @@ START_TEST(test_raw_openssl_client_cm_only)
   ERR_clear_error();
   ck_assert_uint_eq(raw_to_chorus(SSL_get_wbio(ssl), server), 1);
   ck_assert_int_eq(chorus_dtls_get_state(server), CHORUS_DTLS_STATE_FAILED);
-  ck_assert_str_eq(chorus_dtls_get_failure_reason(server), "peer sent fatal alert: handshake failure");
+  ck_assert_str_eq(chorus_dtls_get_failure_reason(server),
+                   "peer sent fatal alert: handshake failure");
   SSL_free(ssl);
   SSL_CTX_free(ctx);
 }

@@ -24,6 +24,8 @@ parse_fail(const char *text, int code)
   return out;
 }
 
+static char *encode_and_free(json_t *msg);
+
 static ChorusJsonRpcRequest *
 parse_ok(const char *text)
 {
@@ -58,6 +60,22 @@ START_TEST(test_parse_string_id_and_absent_params)
 }
 END_TEST
 
+START_TEST(test_parse_null_and_float_ids)
+{
+  /* JSON-RPC 2.0 allows null and (discouraged) fractional ids: requests. */
+  g_autoptr(ChorusJsonRpcRequest) a =
+      parse_ok("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}");
+  ck_assert_ptr_nonnull(a->id);
+  ck_assert(json_is_null(a->id));
+  ck_assert(!chorus_jsonrpc_request_is_notification(a));
+  g_autoptr(ChorusJsonRpcRequest) b =
+      parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}");
+  ck_assert(json_is_real(b->id));
+  g_autofree char *r = encode_and_free(chorus_jsonrpc_result_new(b->id, NULL));
+  ck_assert_str_eq(r, "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":{}}");
+}
+END_TEST
+
 START_TEST(test_parse_notification)
 {
   g_autoptr(ChorusJsonRpcRequest) req =
@@ -84,47 +102,46 @@ static const struct {
   int code;
   const char *echo;
 } bad[] = {
-  /* not JSON */
-  { "", CHORUS_ERROR_PARSE, "null" },
-  { "{", CHORUS_ERROR_PARSE, "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"", CHORUS_ERROR_PARSE, "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} trailing", CHORUS_ERROR_PARSE, "null" },
-  { "nope", CHORUS_ERROR_PARSE, "null" },
-  { "{'jsonrpc':'2.0'}", CHORUS_ERROR_PARSE, "null" },
-  /* JSON but not an object */
-  { "[]", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "42", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "\"ping\"", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "null", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "true", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  /* jsonrpc member */
-  { "{\"id\":1,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "1" },
-  { "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "1" },
-  { "{\"jsonrpc\":2.0,\"id\":\"x\",\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "\"x\"" },
-  /* method member */
-  { "{\"jsonrpc\":\"2.0\",\"id\":2}", CHORUS_ERROR_INVALID_REQUEST, "2" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":5}", CHORUS_ERROR_INVALID_REQUEST, "2" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\"}", CHORUS_ERROR_INVALID_REQUEST, "2" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":null}", CHORUS_ERROR_INVALID_REQUEST, "2" },
-  /* params member */
-  { "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":[1]}",
-    CHORUS_ERROR_INVALID_REQUEST, "3" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":\"x\"}",
-    CHORUS_ERROR_INVALID_REQUEST, "3" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":null}",
-    CHORUS_ERROR_INVALID_REQUEST, "3" },
-  /* ill-typed ids are not echoed */
-  { "{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST,
-    "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  { "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  /* the id is echoed even when other members are wrong; ill-typed id wins */
-  { "{\"jsonrpc\":\"1.0\",\"id\":false}", CHORUS_ERROR_INVALID_REQUEST, "null" },
-  /* no id at all (a broken notification) still gets an error with id null */
-  { "{\"jsonrpc\":\"2.0\",\"method\":7}", CHORUS_ERROR_INVALID_REQUEST, "null" },
+    /* not JSON */
+    {"", CHORUS_ERROR_PARSE, "null"},
+    {"{", CHORUS_ERROR_PARSE, "null"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"", CHORUS_ERROR_PARSE, "null"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} trailing", CHORUS_ERROR_PARSE, "null"},
+    {"nope", CHORUS_ERROR_PARSE, "null"},
+    {"{'jsonrpc':'2.0'}", CHORUS_ERROR_PARSE, "null"},
+    /* JSON but not an object */
+    {"[]", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"42", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"\"ping\"", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"null", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"true", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    /* jsonrpc member */
+    {"{\"id\":1,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "1"},
+    {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "1"},
+    {"{\"jsonrpc\":2.0,\"id\":\"x\",\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "\"x\""},
+    /* method member */
+    {"{\"jsonrpc\":\"2.0\",\"id\":2}", CHORUS_ERROR_INVALID_REQUEST, "2"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":5}", CHORUS_ERROR_INVALID_REQUEST, "2"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\"}", CHORUS_ERROR_INVALID_REQUEST, "2"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":null}", CHORUS_ERROR_INVALID_REQUEST, "2"},
+    /* params member */
+    {"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":[1]}",
+     CHORUS_ERROR_INVALID_REQUEST, "3"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":\"x\"}",
+     CHORUS_ERROR_INVALID_REQUEST, "3"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":null}",
+     CHORUS_ERROR_INVALID_REQUEST, "3"},
+    /* ill-typed ids are not echoed */
+    {"{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST,
+     "null"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    /* the id is echoed even when other members are wrong; ill-typed id wins */
+    {"{\"jsonrpc\":\"1.0\",\"id\":false}", CHORUS_ERROR_INVALID_REQUEST, "null"},
+    {"{\"jsonrpc\":\"1.0\",\"id\":2.5,\"method\":\"ping\"}", CHORUS_ERROR_INVALID_REQUEST, "2.5"},
+    /* no id at all (a broken notification) still gets an error with id null */
+    {"{\"jsonrpc\":\"2.0\",\"method\":7}", CHORUS_ERROR_INVALID_REQUEST, "null"},
 };
 
 START_TEST(test_parse_errors)
@@ -170,7 +187,8 @@ START_TEST(test_builders)
   g_autofree char *empty = encode_and_free(chorus_jsonrpc_result_new(id, NULL));
   ck_assert_str_eq(empty, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}");
 
-  g_autofree char *e = encode_and_free(chorus_jsonrpc_error_new(id, -32601, "no such method", NULL));
+  g_autofree char *e =
+      encode_and_free(chorus_jsonrpc_error_new(id, -32601, "no such method", NULL));
   ck_assert_str_eq(e, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32601,\"message\":"
                       "\"no such method\"}}");
 
@@ -180,7 +198,8 @@ START_TEST(test_builders)
                        "\"bad sdp\",\"data\":{\"reason\":\"no ice\"}}}");
 
   json_t *params = json_pack("{s:s,s:s}", "room", "r1", "to", "p_1");
-  g_autofree char *n = encode_and_free(chorus_jsonrpc_notification_new("participant.joined", params));
+  g_autofree char *n =
+      encode_and_free(chorus_jsonrpc_notification_new("participant.joined", params));
   ck_assert_str_eq(n, "{\"jsonrpc\":\"2.0\",\"method\":\"participant.joined\",\"params\":{\"room\":"
                       "\"r1\",\"to\":\"p_1\"}}");
   /* params were borrowed */
@@ -251,8 +270,8 @@ END_TEST
 
 START_TEST(test_param_bool_int)
 {
-  json_t *p = json_pack("{s:b,s:i,s:s,s:f,s:I}", "muted", 1, "n", 5, "str", "5", "real", 2.5,
-                        "big", (json_int_t)1 << 40);
+  json_t *p = json_pack("{s:b,s:i,s:s,s:f,s:I}", "muted", 1, "n", 5, "str", "5", "real", 2.5, "big",
+                        (json_int_t)1 << 40);
   g_autoptr(GError) error = NULL;
   gboolean b = FALSE;
   ck_assert(chorus_jsonrpc_get_bool(p, "muted", &b, &error));
@@ -335,12 +354,12 @@ h_b(gpointer call, GError **error)
 START_TEST(test_table_lookup)
 {
   static const ChorusJsonRpcMethod table[] = {
-    { "ping", h_a, 0 },
-    { "room.create", h_b, 3 },
-    { "voice.", h_a, CHORUS_JSONRPC_PREFIX },
-    { "voice.special", h_b, 0 },
-    { "live.", h_b, CHORUS_JSONRPC_PREFIX },
-    { "live.pk.", h_a, CHORUS_JSONRPC_PREFIX },
+      {"ping", h_a, 0},
+      {"room.create", h_b, 3},
+      {"voice.", h_a, CHORUS_JSONRPC_PREFIX},
+      {"voice.special", h_b, 0},
+      {"live.", h_b, CHORUS_JSONRPC_PREFIX},
+      {"live.pk.", h_a, CHORUS_JSONRPC_PREFIX},
   };
   gsize n = G_N_ELEMENTS(table);
   ck_assert_ptr_eq(chorus_jsonrpc_table_lookup(table, n, "ping"), &table[0]);
@@ -369,6 +388,7 @@ jsonrpc_suite(void)
   tcase_add_test(tc, test_parse_valid_request);
   tcase_add_test(tc, test_parse_string_id_and_absent_params);
   tcase_add_test(tc, test_parse_notification);
+  tcase_add_test(tc, test_parse_null_and_float_ids);
   tcase_add_test(tc, test_parse_not_nul_terminated);
   tcase_add_loop_test(tc, test_parse_errors, 0, G_N_ELEMENTS(bad));
   tcase_add_test(tc, test_parse_error_messages);

@@ -1102,6 +1102,8 @@ START_TEST(test_h264_profile_level)
     { "42001f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f" },
     { "58801f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f" },
     { "4d001f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f" },
+    { "4d401f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f" },  /* constraint_set1 is free for Main */
+    { "4d201f", FALSE, 0, 0, NULL },                         /* constraint_set2 is not */
     { "64001f", TRUE, CHORUS_SDP_H264_HIGH, 31, "64001f" },
     { "640c34", TRUE, CHORUS_SDP_H264_CONSTRAINED_HIGH, 52, "640c34" },
     { "f4001f", TRUE, CHORUS_SDP_H264_PREDICTIVE_HIGH_444, 31, "f4001f" },

@@ -73,8 +73,8 @@ make_rtcp(guint8 *buf, guint32 ssrc)
 }
 
 static const ChorusSrtpProfile profiles[] = {
-  CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM,
-  CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80,
+    CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM,
+    CHORUS_SRTP_PROFILE_AES128_CM_SHA1_80,
 };
 
 typedef struct {
@@ -88,7 +88,7 @@ make_pair(ChorusSrtpProfile profile)
   ChorusSrtpKeys ka, kb;
   make_keys(profile, &ka, &kb, 42);
   g_autoptr(GError) error = NULL;
-  Pair p = { chorus_srtp_new(&ka, &error), NULL };
+  Pair p = {chorus_srtp_new(&ka, &error), NULL};
   ck_assert_msg(p.a != NULL, "%s", error ? error->message : "");
   p.b = chorus_srtp_new(&kb, &error);
   ck_assert_msg(p.b != NULL, "%s", error ? error->message : "");
@@ -173,7 +173,7 @@ START_TEST(test_tamper_is_auth_failure)
   gsize len = make_rtp(plain, 1, 0x1234, 160);
 
   /* A flipped bit in the payload, in the header, in the tag. */
-  const gsize positions[] = { 40, 2, 0 /* tag: set below */ };
+  const gsize positions[] = {40, 2, 0 /* tag: set below */};
   for (guint k = 0; k < G_N_ELEMENTS(positions); k++) {
     make_rtp(plain, (guint16)(10 + k), 0x1234, 160);
     memcpy(buf, plain, len);
@@ -245,7 +245,8 @@ START_TEST(test_replay)
   n = len;
   ck_assert_int_eq(chorus_srtp_protect_rtp(sender, buf, &n, sizeof buf), CHORUS_SRTP_OK);
   ck_assert_int_eq(chorus_srtp_unprotect_rtp(p.b, buf, &n), CHORUS_SRTP_OK);
-  ck_assert_uint_eq(chorus_srtp_get_count(p.b, CHORUS_SRTP_OP_UNPROTECT_RTP, CHORUS_SRTP_REPLAY), 2);
+  ck_assert_uint_eq(chorus_srtp_get_count(p.b, CHORUS_SRTP_OP_UNPROTECT_RTP, CHORUS_SRTP_REPLAY),
+                    2);
 
   /* RTCP replay. */
   gsize rl = make_rtcp(plain, 0x77);
@@ -333,14 +334,18 @@ START_TEST(test_malformed_and_no_space)
   ck_assert_int_eq(chorus_srtp_protect_rtcp(p.a, copy, &n, sizeof copy), CHORUS_SRTP_MALFORMED);
   gsize rl = make_rtcp(copy, 5);
   n = rl;
-  ck_assert_int_eq(chorus_srtp_protect_rtcp(p.a, copy, &n, rl + chorus_srtp_get_rtcp_overhead(p.a) - 1),
-                   CHORUS_SRTP_NO_SPACE);
+  ck_assert_int_eq(
+      chorus_srtp_protect_rtcp(p.a, copy, &n, rl + chorus_srtp_get_rtcp_overhead(p.a) - 1),
+      CHORUS_SRTP_NO_SPACE);
   n = 8 + chorus_srtp_get_rtcp_overhead(p.a) - 1;
   ck_assert_int_eq(chorus_srtp_unprotect_rtcp(p.b, copy, &n), CHORUS_SRTP_MALFORMED);
 
-  ck_assert_uint_eq(chorus_srtp_get_count(p.a, CHORUS_SRTP_OP_PROTECT_RTP, CHORUS_SRTP_MALFORMED), 4);
-  ck_assert_uint_eq(chorus_srtp_get_count(p.a, CHORUS_SRTP_OP_PROTECT_RTP, CHORUS_SRTP_NO_SPACE), 1);
-  ck_assert_uint_eq(chorus_srtp_get_count(p.b, CHORUS_SRTP_OP_UNPROTECT_RTP, CHORUS_SRTP_MALFORMED), 2);
+  ck_assert_uint_eq(chorus_srtp_get_count(p.a, CHORUS_SRTP_OP_PROTECT_RTP, CHORUS_SRTP_MALFORMED),
+                    4);
+  ck_assert_uint_eq(chorus_srtp_get_count(p.a, CHORUS_SRTP_OP_PROTECT_RTP, CHORUS_SRTP_NO_SPACE),
+                    1);
+  ck_assert_uint_eq(chorus_srtp_get_count(p.b, CHORUS_SRTP_OP_UNPROTECT_RTP, CHORUS_SRTP_MALFORMED),
+                    2);
   free_pair(&p);
 }
 END_TEST
@@ -359,8 +364,8 @@ START_TEST(test_random_input)
       buf[k] = (guint8)g_rand_int(rand);
     if (i % 2)
       buf[0] = 0x80 | (buf[0] & 0x3f);
-    ChorusSrtpResult r = i % 3 ? chorus_srtp_unprotect_rtp(p.b, buf, &n)
-                               : chorus_srtp_unprotect_rtcp(p.b, buf, &n);
+    ChorusSrtpResult r =
+        i % 3 ? chorus_srtp_unprotect_rtp(p.b, buf, &n) : chorus_srtp_unprotect_rtcp(p.b, buf, &n);
     ck_assert_int_ne(r, CHORUS_SRTP_ERROR);
     ok += r == CHORUS_SRTP_OK;
   }
