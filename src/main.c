@@ -174,6 +174,8 @@ main(int argc, char **argv)
       config->interfaces = g_new0(char *, 2);
       config->interfaces[0] = g_strdup("127.0.0.1");
     }
+    if (config->web_root == NULL)
+      config->web_root = g_build_filename(CHORUS_SOURCE_DIR, "web", NULL);
     g_warning("DEV MODE: unauthenticated loopback connections are treated as ADMIN; media "
               "candidates on %s only. Never run --dev in production.", config->interfaces[0]);
   }

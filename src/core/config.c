@@ -37,6 +37,7 @@ static const KeyDef keys[] = {
   U("signaling", "resume_grace_s", resume_grace_s, 0, 3600, 20),
   U("signaling", "request_rate", request_rate, 1, 1000000, 50),
   U("signaling", "request_burst", request_burst, 1, 1000000, 200),
+  S("signaling", "web_root", web_root, NULL),
 
   S("auth", "api_secret", api_secret, NULL),
   U("auth", "token_leeway_s", token_leeway_s, 0, 3600, 5),
@@ -233,6 +234,8 @@ check_cross_keys(const ChorusConfig *c, GError **error)
   for (guint i = 0; c->interfaces && c->interfaces[i]; i++)
     if (!check_address(src, "media", "interfaces", c->interfaces[i], error))
       return FALSE;
+  if (c->web_root && !g_file_test(c->web_root, G_FILE_TEST_IS_DIR))
+    return fail(error, src, "signaling", "web_root", "not a directory (got \"%s\")", c->web_root);
   if ((c->certificate_file == NULL) != (c->private_key_file == NULL))
     return fail(error, src, "media", c->certificate_file ? "private_key_file" : "certificate_file",
                 "certificate_file and private_key_file must be given together");

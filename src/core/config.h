@@ -20,6 +20,7 @@ typedef struct {
   guint resume_grace_s;       /* 20: lost connections keep participants this long */
   guint request_rate;         /* 50 requests/s per connection (token bucket rate) */
   guint request_burst;        /* 200 requests (token bucket depth) */
+  char *web_root;             /* NULL: no static files; --dev: the source tree's web/ */
   gboolean allow_dev_unauthenticated; /* set by --dev, not from the file */
 
   /* [auth] */

@@ -456,6 +456,21 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
       return NULL;
     }
     created = TRUE;
+  } else {
+    /* A renegotiation with new ICE credentials is an ICE restart. */
+    g_autoptr(ChorusSdpSession) offer = chorus_sdp_session_parse(sdp, error);
+    if (offer == NULL)
+      return NULL;
+    const char *ufrag = NULL;
+    for (guint i = 0; i < offer->media->len && ufrag == NULL; i++) {
+      const ChorusSdpMedia *m = g_ptr_array_index(offer->media, i);
+      if (chorus_sdp_media_is_used(m))
+        ufrag = m->ice_ufrag;
+    }
+    const char *current = chorus_peer_get_remote_ufrag(part->pub);
+    if (ufrag && current && g_strcmp0(ufrag, current) != 0 &&
+        !chorus_peer_restart_ice(part->pub, error))
+      return NULL;
   }
   g_autoptr(GPtrArray) candidates = NULL;
   ChorusSdpLocalParams lp;

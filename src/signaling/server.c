@@ -107,13 +107,53 @@ respond_text(SoupServerMessage *msg, guint status, const char *content_type, cha
   soup_server_message_set_response(msg, content_type, SOUP_MEMORY_TAKE, body, strlen(body));
 }
 
+/* Static files of [signaling] web_root (the demo pages and web/chorus.js).
+ * libsoup has no file handler; this one serves regular files under the
+ * root only: no "..", no hidden files, a small fixed set of types. */
+static gboolean
+serve_static(ChorusSignalingServer *server, SoupServerMessage *msg, const char *path)
+{
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+    { ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" }, { ".css", "text/css; charset=utf-8" },
+    { ".json", "application/json" }, { ".svg", "image/svg+xml" }, { ".png", "image/png" },
+    { ".ico", "image/x-icon" },
+  };
+  const char *root = server->config->web_root;
+  if (root == NULL || path[0] != '/' || strstr(path, "/.") != NULL || strchr(path, '\\'))
+    return FALSE;
+  const char *rel = strcmp(path, "/") == 0 ? "index.html" : path + 1;
+  const char *type = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS(types) && type == NULL; i++)
+    if (g_str_has_suffix(rel, types[i].ext))
+      type = types[i].type;
+  if (type == NULL)
+    return FALSE;
+  g_autofree char *file = g_build_filename(root, rel, NULL);
+  char *body = NULL;
+  gsize len = 0;
+  if (!g_file_test(file, G_FILE_TEST_IS_REGULAR) || !g_file_get_contents(file, &body, &len, NULL))
+    return FALSE;
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
+                               "no-cache");
+  soup_server_message_set_response(msg, type, SOUP_MEMORY_TAKE, body, len);
+  return TRUE;
+}
+
 static void
 on_http(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
         gpointer user_data)
 {
+  ChorusSignalingServer *server = user_data;
   const char *method = soup_server_message_get_method(msg);
   gboolean health = g_strcmp0(path, "/health") == 0;
   gboolean metrics = g_strcmp0(path, "/metrics") == 0;
+  if (!health && !metrics && (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD) &&
+      serve_static(server, msg, path))
+    return;
   if (!health && !metrics) {
     respond_text(msg, SOUP_STATUS_NOT_FOUND, "application/json",
                  g_strdup("{\"error\":\"not found\"}"));

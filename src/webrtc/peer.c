@@ -22,6 +22,7 @@ struct _ChorusPeer {
   gpointer user_data;
   GSource *dtls_timer;
   char remote_fingerprint[CHORUS_FINGERPRINT_SHA256_LEN + 1];
+  char *remote_ufrag;
   gboolean gathering_done;
   ChorusPeerStats stats;
   /* Receive scratch: libnice's buffer is read-only and SRTP unprotects in
@@ -268,6 +269,7 @@ chorus_peer_free(ChorusPeer *peer)
   g_clear_pointer(&peer->dtls, chorus_dtls_free);
   g_clear_pointer(&peer->ice, chorus_ice_free);
   g_clear_pointer(&peer->dtls_ctx, chorus_dtls_context_unref);
+  g_free(peer->remote_ufrag);
   g_free(peer);
 }
 
@@ -342,6 +344,8 @@ chorus_peer_set_remote(ChorusPeer *peer, const ChorusSdpTransport *transport, GE
     chorus_ice_set_controlling(peer->ice, TRUE); /* a lite peer never controls */
   if (!chorus_ice_set_remote_credentials(peer->ice, transport->ice_ufrag, transport->ice_pwd, error))
     return FALSE;
+  g_free(peer->remote_ufrag);
+  peer->remote_ufrag = g_strdup(transport->ice_ufrag);
   for (guint i = 0; transport->candidates && transport->candidates[i]; i++) {
     g_autoptr(GError) e = NULL;
     if (!chorus_ice_add_remote_candidate(peer->ice, transport->candidates[i], transport->ice_ufrag,
@@ -373,6 +377,12 @@ chorus_peer_add_remote_candidate(ChorusPeer *peer, const char *candidate, const 
     return TRUE;
   }
   return chorus_ice_add_remote_candidate(peer->ice, candidate, ufrag, error);
+}
+
+const char *
+chorus_peer_get_remote_ufrag(ChorusPeer *peer)
+{
+  return peer->remote_ufrag;
 }
 
 gboolean

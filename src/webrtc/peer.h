@@ -90,6 +90,11 @@ gboolean chorus_peer_set_remote(ChorusPeer *peer, const ChorusSdpTransport *tran
 gboolean chorus_peer_add_remote_candidate(ChorusPeer *peer, const char *candidate,
                                           const char *ufrag, GError **error);
 
+/* The remote ICE ufrag last applied (borrowed), NULL before. A publisher's
+ * new offer with another ufrag is an ICE restart: the answer then needs new
+ * local credentials too (chorus_peer_restart_ice() first). */
+const char *chorus_peer_get_remote_ufrag(ChorusPeer *peer);
+
 /* New local ICE credentials (then a new offer/answer carries them). */
 gboolean chorus_peer_restart_ice(ChorusPeer *peer, GError **error);
 

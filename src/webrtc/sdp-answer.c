@@ -363,7 +363,7 @@ chorus_sdp_negotiation_answer_offer(const char *offer_text, const ChorusSdpLocal
   if (options != NULL) {
     if (options->codecs != 0)
       ctx.codecs = options->codecs & SUPPORTED_CODECS;
-    ctx.red = !options->no_red;
+    ctx.red = !options->no_red && codec_allowed(&ctx, CHORUS_SDP_CODEC_RED);
     if (options->h264_max_level != 0)
       ctx.h264_max_level = options->h264_max_level;
   }

@@ -381,11 +381,12 @@ parse_rtcp_fb(Parser *parser, const char *value, GError **error)
 {
   g_auto(GStrv) tok = sdp_split_ws(value);
   guint n = g_strv_length(tok);
-  if (n < 2 || n > 3) {
+  if (n < 2) {
     line_error(parser, error, "malformed a=rtcp-fb", value);
     return FALSE;
   }
-  guint32 flag = feedback_from_text(tok[1], n == 3 ? tok[2] : NULL);
+  /* "ccm tmmbr smaxpr=120" and the like: known kinds have at most a param. */
+  guint32 flag = n <= 3 ? feedback_from_text(tok[1], n == 3 ? tok[2] : NULL) : 0;
   if (strcmp(tok[0], "*") == 0) {
     g_array_index(parser->wildcard_feedback, guint32, parser->media_index) |= flag;
     return TRUE;
@@ -908,7 +909,8 @@ validate_media(Parser *parser, guint index, GError **error)
     return TRUE;
   for (guint i = 0; i < media->payloads->len; i++) {
     const ChorusSdpPayload *payload = g_ptr_array_index(media->payloads, i);
-    if (payload->name == NULL && payload->pt >= 96) {
+    /* 0..34 are static (RFC 3551); browsers use 35..63 and 96..127 dynamically. */
+    if (payload->name == NULL && payload->pt >= 35) {
       sdp_set_error(error, "%s: dynamic payload type %u has no a=rtpmap", label, payload->pt);
       return FALSE;
     }

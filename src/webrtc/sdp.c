@@ -909,10 +909,25 @@ sdp_transport_fill(ChorusSdpTransport *transport, const ChorusSdpSession *remote
   transport->ice_trickle = media->ice_trickle;
   memcpy(transport->fingerprint_sha256, media->fingerprint_sha256, 32);
   transport->setup = media->setup;
-  transport->end_of_candidates = media->end_of_candidates;
+  transport->end_of_candidates = FALSE;
+  /* Candidates belong to an ICE session (ufrag), not to an m-line. */
   GPtrArray *candidates = g_ptr_array_new();
-  for (guint i = 0; i < media->candidates->len; i++)
-    g_ptr_array_add(candidates, g_strdup(g_ptr_array_index(media->candidates, i)));
+  for (guint m = 0; m < remote->media->len; m++) {
+    const ChorusSdpMedia *other = g_ptr_array_index(remote->media, m);
+    gboolean bundled = remote->bundle != NULL && other->mid != NULL &&
+                       g_strv_contains((const char *const *)remote->bundle, other->mid);
+    if (m != index && (!bundled || g_strcmp0(other->ice_ufrag, media->ice_ufrag) != 0))
+      continue;
+    transport->end_of_candidates |= other->end_of_candidates;
+    for (guint i = 0; i < other->candidates->len; i++) {
+      const char *candidate = g_ptr_array_index(other->candidates, i);
+      gboolean seen = FALSE;
+      for (guint j = 0; j < candidates->len && !seen; j++)
+        seen = strcmp(g_ptr_array_index(candidates, j), candidate) == 0;
+      if (!seen)
+        g_ptr_array_add(candidates, g_strdup(candidate));
+    }
+  }
   g_ptr_array_add(candidates, NULL);
   transport->candidates = (char **)g_ptr_array_free(candidates, FALSE);
 

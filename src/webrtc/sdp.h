@@ -299,7 +299,9 @@ typedef struct {
   guint8 fingerprint_sha256[32];
   ChorusSdpSetup setup;            /* the remote's a=setup */
   gboolean dtls_server;            /* TRUE when Chorus is the DTLS server */
-  char **candidates;               /* "candidate:..." strings, NULL-terminated */
+  char **candidates;               /* "candidate:..." strings, NULL-terminated: those of every
+                                    * bundled m-line with the tag's ice-ufrag (Chromium lists
+                                    * them in m-line 0 only, which Chorus may have rejected) */
   gboolean end_of_candidates;
 } ChorusSdpTransport;
 
@@ -327,11 +329,19 @@ typedef struct {
 void chorus_sdp_media_result_free(ChorusSdpMediaResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusSdpMediaResult, chorus_sdp_media_result_free)
 
+/* The outcome of one negotiation step. Which fields are set depends on the
+ * step:
+ *  - publisher answer: sdp = Chorus's answer, remote = the client's offer,
+ *    transport = the client's, media = per offered m-line;
+ *  - subscriber offer: sdp = Chorus's offer, remote = NULL, transport
+ *    zeroed, media = what Chorus offers per m-line;
+ *  - subscriber answer applied: sdp = NULL, remote = the client's answer,
+ *    transport = the client's, media = what was agreed. */
 typedef struct {
-  char *sdp;                       /* text Chorus produced (publisher: the answer); NULL when none */
-  ChorusSdpSession *remote;        /* the parsed remote description */
+  char *sdp;
+  ChorusSdpSession *remote;
   ChorusSdpTransport transport;
-  gboolean extmap_allow_mixed;     /* two-byte header extensions may be sent */
+  gboolean extmap_allow_mixed;     /* the remote allows two-byte header extensions */
   GPtrArray *media;                /* ChorusSdpMediaResult *, one per m-line, in order */
 } ChorusSdpNegotiation;
 
@@ -359,19 +369,23 @@ typedef struct {
 } ChorusSdpLocalParams;
 
 typedef struct {
-  guint32 codecs;                  /* allowed codecs, bits (1 << ChorusSdpCodecId); 0: all Chorus supports */
+  guint32 codecs;                  /* allowed codecs as bits (1 << ChorusSdpCodecId), RED
+                                    * included; 0: all Chorus supports */
   gboolean no_red;                 /* TRUE: do not accept audio RED */
   guint8 h264_max_level;           /* 0: 52 (level 5.2) */
 } ChorusSdpAnswerOptions;
 
-/* Answers a publisher's offer: per m-line the codec Chorus prefers (audio:
- * Opus, with RED first when offered; video: the first of VP8, VP9 profile 0,
- * H264 packetization-mode 1, AV1 profile 0 in the offer's order) with its
- * RTX, the offered payload types, supported rtcp-fb and header extensions
- * (offered ids), recvonly, a=setup:passive (active if the offer is passive),
- * simulcast recv with the offered rids. Unsupported m-lines get port 0; it is
- * an error only if no m-line can be accepted. @options may be NULL.
- * (transfer full) */
+/* Answers a publisher's offer. Per m-line ONE media codec, because an SFU
+ * forwards what it receives (audio: Opus, with RED listed first when offered
+ * so that browsers send it; video: the first of VP8, VP9 profile 0, H264
+ * packetization-mode 1, AV1 profile 0 in the offer's order) with its RTX,
+ * the offered payload types, the supported rtcp-fb and header extensions
+ * (offered ids, per m-line), recvonly (inactive for an inactive m-line),
+ * a=setup:passive (active if the offer is passive), simulcast recv with the
+ * first three offered rids, rtcp-rsize if offered, BUNDLE of the accepted
+ * mids, and @local's transport; its candidates go into the BUNDLE tag.
+ * Unsupported m-lines get port 0 and only their mid; it is an error only if
+ * no m-line can be accepted. @options may be NULL. (transfer full) */
 ChorusSdpNegotiation *chorus_sdp_negotiation_answer_offer(const char *offer,
                                                           const ChorusSdpLocalParams *local,
                                                           const ChorusSdpAnswerOptions *options,
@@ -417,7 +431,9 @@ ChorusSdpNegotiation *chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer,
 
 /* Applies the subscriber's answer to the outstanding offer: which m-lines,
  * codecs (RTX, RED), rtcp-fb and header extensions it accepted, and its
- * transport. On error the offer stays outstanding. (transfer full) */
+ * transport (whose dtls_server says Chorus's DTLS role). An m-line whose
+ * codec the answer dropped comes back with accepted = FALSE and a reason.
+ * On error the offer stays outstanding. (transfer full) */
 ChorusSdpNegotiation *chorus_sdp_offerer_apply_answer(ChorusSdpOfferer *offerer, const char *answer,
                                                       GError **error);
 

@@ -128,6 +128,28 @@ try {
       'audio growing');
   }, { dependent: true });
 
+  await h.check('ICE restart of both PeerConnections: new server credentials, media keeps flowing', async () => {
+    const ufrag = (page, pc) => ok(page, `const m = ${pc}.remoteDescription.sdp.match(/a=ice-ufrag:(\\S+)/);
+      return m ? m[1] : null;`);
+    const pub0 = await ufrag(P, 't.sessions.host.publisherPc');
+    const sub0 = await ufrag(S, 't.sessions.viewer.subscriberPc');
+    await ok(P, 'return t.sessions.host.restartIce({subscriber: false})');
+    await ok(S, 'return t.sessions.viewer.restartIce({publisher: false})');
+    const deadline = Date.now() + MEDIA_TIMEOUT_MS;
+    let pub1 = pub0, sub1 = sub0;
+    while ((pub1 === pub0 || sub1 === sub0) && Date.now() < deadline) {
+      await sleep(50);
+      pub1 = await ufrag(P, 't.sessions.host.publisherPc');
+      sub1 = await ufrag(S, 't.sessions.viewer.subscriberPc');
+    }
+    assert(pub1 && pub1 !== pub0, `publisher: server ufrag ${pub0} -> ${pub1}`);
+    assert(sub1 && sub1 !== sub0, `subscriber: server ufrag ${sub0} -> ${sub1}`);
+    const before = await h.getStats(S, 'viewer.subscriber');
+    const f0 = sum(before.inbound, 'video', 'framesDecoded');
+    await statsUntil(S, 'viewer.subscriber', (s) => sum(s.inbound, 'video', 'framesDecoded') > f0 + 30,
+      'video decoding after the restarts');
+  }, { dependent: true });
+
   await h.check('join-to-first-decoded-frame time', async () => {
     // Measured in the page (getStats every 10 ms): precise enough to spot
     // a 1 s DTLS retransmission tail.
