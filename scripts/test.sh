@@ -59,6 +59,8 @@ for t in tests/interop/test_*.mjs; do
   [ -e "$t" ] || continue
   step "interop $(basename "$t" .mjs)" netns node "$t"
 done
+# The browser media test again with 3-layer simulcast from the publisher.
+step "interop test_browser_media (simulcast)" netns env CHORUS_SIMULCAST=1 node tests/interop/test_browser_media.mjs
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "test: FAILED: ${failed[*]}" >&2

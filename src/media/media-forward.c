@@ -156,6 +156,9 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     return;
   }
   up->last_packet_us[layer] = now_us;
+  if (G_UNLIKELY(up->pli_pending[layer]) &&
+      now_us - up->last_pli_us[layer] >= KEYFRAME_REQUEST_INTERVAL_US)
+    media_request_keyframe(up, layer, now_us);
   if (up->muted)
     return;
   for (guint i = 0; i < up->downtracks->len; i++) {
@@ -186,9 +189,15 @@ media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
   guint32 media_ssrc = up->ssrcs[layer];
   if (media_ssrc == 0)
     return; /* nothing received on that layer yet: nothing to refresh */
-  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < KEYFRAME_REQUEST_INTERVAL_US)
+  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < KEYFRAME_REQUEST_INTERVAL_US) {
+    /* Throttled, not dropped: a viewer joining right after another still
+     * needs its keyframe (some publishers send none unasked). The next
+     * packet of the layer after the interval sends it. */
+    up->pli_pending[layer] = TRUE;
     return;
+  }
   up->last_pli_us[layer] = now_us;
+  up->pli_pending[layer] = FALSE;
   guint8 pli[12 + CHORUS_SRTP_MAX_RTCP_OVERHEAD];
   gsize n = chorus_rtcp_write_pli(pli, sizeof(pli), room->rtcp_ssrc, media_ssrc);
   if (chorus_peer_send_rtcp(owner->pub, pli, n, sizeof(pli)) == CHORUS_PEER_SEND_OK)

@@ -69,6 +69,7 @@ struct _Uptrack {
   guint32 ssrcs[MEDIA_MAX_LAYERS];     /* learned or signalled; 0 = unknown */
   guint32 rtx_ssrcs[MEDIA_MAX_LAYERS];
   gint64 last_pli_us[MEDIA_MAX_LAYERS];
+  gboolean pli_pending[MEDIA_MAX_LAYERS]; /* asked within the throttle interval: send when it ends */
   gint64 last_packet_us[MEDIA_MAX_LAYERS];
   gboolean muted;
   GPtrArray *downtracks;               /* Downtrack * (borrowed; owned by subscribers) */

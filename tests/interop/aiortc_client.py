@@ -639,8 +639,12 @@ def sdp_unique_extmap_ids(sdp):
     return "\r\n".join(lines)
 
 
-def selected_remote_address(pc):
-    """(ip, port) of the remote side of the nominated ICE pair, or None."""
+def selected_pair(pc):
+    """aioice's nominated CandidatePair of a PC (BUNDLE: one), or None.
+
+    pair.protocol.transport is the local UDP socket of the validated path and
+    pair.remote_addr the remote end: tests send from it to act as the peer.
+    """
     for tr in pc.getTransceivers():
         transport = tr.sender.transport or tr.receiver.transport
         if transport is None:
@@ -648,8 +652,14 @@ def selected_remote_address(pc):
         conn = getattr(transport.transport, "_connection", None)
         nominated = getattr(conn, "_nominated", None) or {}
         for pair in nominated.values():
-            return pair.remote_addr
+            return pair
     return None
+
+
+def selected_remote_address(pc):
+    """(ip, port) of the remote side of the nominated ICE pair, or None."""
+    pair = selected_pair(pc)
+    return tuple(pair.remote_addr) if pair is not None else None
 
 
 # --------------------------------------------------------------------------
