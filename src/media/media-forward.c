@@ -4,11 +4,16 @@
 #include <string.h>
 
 #include "media/media-private.h"
+#include "rtp/keyframe.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtp-packet.h"
 
 /* At most one keyframe request per uptrack layer in this interval. */
 #define KEYFRAME_REQUEST_INTERVAL_US (300 * 1000)
+/* A keyframe in the ring this recent starts a new subscriber at once: its
+ * frames are replayed in a burst that the subscriber's jitter buffer
+ * absorbs. Older ones would add their age to the subscriber's delay. */
+#define KEYFRAME_REPLAY_MAX_AGE_US (250 * 1000)
 
 static gboolean
 ext_equals(const ChorusRtpPacket *pkt, guint8 id, const char *value)
@@ -92,21 +97,37 @@ classify(MediaPart *part, const ChorusRtpPacket *pkt, guint *layer, gboolean *rt
 }
 
 static void
-forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, MediaRoom *room)
+forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyframe,
+           MediaRoom *room, gint64 now_us)
 {
-  if (d->pending_layer != d->layer && layer == d->pending_layer) {
-    /* Switch when the new layer's packets arrive; rebase so that the
-     * subscriber sees one continuous stream. (Switching on a keyframe is
-     * the forwarding engine's job.) */
+  gboolean video = d->up->kind == CHORUS_SDP_KIND_VIDEO;
+  if (d->pending_layer != d->layer && layer == d->pending_layer && (keyframe || !video)) {
+    /* Switch on the new layer's keyframe; rebase so that the subscriber
+     * sees one continuous stream. */
     d->layer = d->pending_layer;
     d->rebase = TRUE;
+    d->need_keyframe = FALSE;
   }
   if (layer != d->layer)
     return;
+  if (d->need_keyframe) {
+    if (!keyframe) {
+      room->counters[MEDIA_COUNTER_WAITING_KEYFRAME]++;
+      /* Asks again while waiting (a request may be lost); throttled. */
+      media_request_keyframe(d->up, layer, now_us);
+      return;
+    }
+    d->need_keyframe = FALSE;
+    d->rebase = d->started;
+  }
   if (!d->started || d->rebase) {
     if (d->started) {
+      /* Continue the sequence without a gap; advance the timestamp by the
+       * time that passed, so playout timing stays right. */
+      guint32 clock = d->up->codec->clock_rate ? d->up->codec->clock_rate : 90000;
+      gint64 elapsed_us = MAX(now_us - d->last_send_us, 1000);
       d->seq_offset = (guint16)(d->last_seq + 1 - pkt->seq);
-      d->ts_offset = d->last_ts + 1 - pkt->timestamp;
+      d->ts_offset = d->last_ts + (guint32)(elapsed_us * clock / G_USEC_PER_SEC) - pkt->timestamp;
     } else {
       d->seq_offset = 0;
       d->ts_offset = 0;
@@ -130,6 +151,7 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, MediaRoom *roo
   }
   d->last_seq = rw.seq;
   d->last_ts = rw.timestamp;
+  d->last_send_us = now_us;
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK)
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
 }
@@ -156,6 +178,20 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     return;
   }
   up->last_packet_us[layer] = now_us;
+  gboolean keyframe =
+    up->rtp_codec != CHORUS_RTP_CODEC_OTHER &&
+    chorus_rtp_is_keyframe_start(up->rtp_codec, buf + pkt.payload_offset, pkt.payload_len);
+  MediaRing *ring = up->rings[layer];
+  if (ring && len <= MEDIA_PKT_BYTES) {
+    MediaRingSlot *slot = &ring->slots[ring->next];
+    memcpy(slot->data, buf, len);
+    slot->len = (guint16)len;
+    slot->seq = pkt.seq;
+    slot->arrival_us = now_us;
+    slot->keyframe = keyframe;
+    ring->next = (ring->next + 1) % MEDIA_RING_SLOTS;
+    ring->count = MIN(ring->count + 1, (guint)MEDIA_RING_SLOTS);
+  }
   if (G_UNLIKELY(up->pli_pending[layer]) &&
       now_us - up->last_pli_us[layer] >= KEYFRAME_REQUEST_INTERVAL_US)
     media_request_keyframe(up, layer, now_us);
@@ -166,8 +202,57 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     if (!d->negotiated || d->paused || d->sub->sub == NULL ||
         chorus_peer_get_state(d->sub->sub) != CHORUS_PEER_STATE_CONNECTED)
       continue;
-    forward_to(d, &pkt, layer, room);
+    forward_to(d, &pkt, layer, keyframe, room, now_us);
   }
+}
+
+/* Replays the ring of @d's layer from its newest keyframe, if that keyframe
+ * is fresh and every packet since is there. */
+static gboolean
+replay_ring(Downtrack *d, gint64 now_us)
+{
+  Uptrack *up = d->up;
+  MediaRing *ring = up->rings[d->layer];
+  if (ring == NULL || ring->count == 0)
+    return FALSE;
+  guint newest = (ring->next + MEDIA_RING_SLOTS - 1) % MEDIA_RING_SLOTS;
+  guint start = newest, n = 1;
+  for (;;) {
+    const MediaRingSlot *s = &ring->slots[start];
+    if (now_us - s->arrival_us > KEYFRAME_REPLAY_MAX_AGE_US)
+      return FALSE;
+    if (s->keyframe)
+      break;
+    if (n == ring->count)
+      return FALSE;
+    guint prev = (start + MEDIA_RING_SLOTS - 1) % MEDIA_RING_SLOTS;
+    if ((guint16)(ring->slots[prev].seq + 1) != s->seq)
+      return FALSE; /* a hole (loss or reordering): not decodable from here */
+    start = prev;
+    n++;
+  }
+  MediaRoom *room = up->owner->room;
+  for (guint i = 0; i < n; i++) {
+    const MediaRingSlot *s = &ring->slots[(start + i) % MEDIA_RING_SLOTS];
+    ChorusRtpPacket pkt;
+    if (chorus_rtp_packet_parse(&pkt, s->data, s->len) != CHORUS_RTP_OK)
+      return FALSE;
+    forward_to(d, &pkt, d->layer, s->keyframe, room, now_us);
+  }
+  room->counters[MEDIA_COUNTER_KEYFRAME_REPLAYS]++;
+  return !d->need_keyframe;
+}
+
+void
+media_downtrack_kickoff(Downtrack *d, gint64 now_us)
+{
+  if (d->up == NULL || !d->need_keyframe)
+    return;
+  MediaPart *sub = d->sub;
+  gboolean connected = sub->sub && chorus_peer_get_state(sub->sub) == CHORUS_PEER_STATE_CONNECTED;
+  if (connected && !d->paused && !d->up->muted && replay_ring(d, now_us))
+    return;
+  media_request_keyframe(d->up, d->layer, now_us);
 }
 
 void

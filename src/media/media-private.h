@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "media/media.h"
+#include "rtp/keyframe.h"
 #include "webrtc/peer.h"
 #include "webrtc/sdp.h"
 
@@ -28,6 +29,8 @@ typedef enum {
   MEDIA_COUNTER_DTLS_GARBAGE,
   MEDIA_COUNTER_SEND_FAILED,
   MEDIA_COUNTER_KEYFRAME_REQUESTS,   /* PLIs sent to publishers */
+  MEDIA_COUNTER_WAITING_KEYFRAME,    /* video not forwarded while a downtrack waits for a keyframe */
+  MEDIA_COUNTER_KEYFRAME_REPLAYS,    /* subscribers started from a ring's fresh keyframe */
   MEDIA_COUNTER_PEERS_FAILED,
   MEDIA_COUNTER_N_
 } MediaCounter;
@@ -50,6 +53,25 @@ typedef struct {
 MediaLink *media_link_ref(MediaLink *link);
 void media_link_unref(MediaLink *link);
 
+/* The last packets of one video layer as received (plaintext), so that a
+ * subscriber that connects can start at once from a keyframe that arrived
+ * a moment earlier (requested when its answer came) instead of asking for
+ * one and waiting a frame interval plus a round trip. */
+#define MEDIA_RING_SLOTS 64
+typedef struct {
+  gint64 arrival_us;
+  guint16 len;
+  guint16 seq;
+  gboolean keyframe;
+  guint8 data[MEDIA_PKT_BYTES];
+} MediaRingSlot;
+
+typedef struct {
+  MediaRingSlot slots[MEDIA_RING_SLOTS];
+  guint next;  /* slot written next */
+  guint count; /* valid slots, up to MEDIA_RING_SLOTS */
+} MediaRing;
+
 typedef struct _MediaRoom MediaRoom;
 typedef struct _MediaPart MediaPart;
 typedef struct _Uptrack Uptrack;
@@ -61,6 +83,8 @@ struct _Uptrack {
   char *mid;
   ChorusSdpKind kind;
   ChorusSdpPayload *codec;
+  ChorusRtpCodec rtp_codec;            /* for keyframe detection */
+  MediaRing *rings[MEDIA_MAX_LAYERS];  /* video layers only */
   gint rtx_pt;
   gint red_pt;
   guint8 ext_ids[CHORUS_SDP_EXT_COUNT];
@@ -84,6 +108,7 @@ struct _Downtrack {
   guint32 ssrc;
   guint8 pt;
   gboolean negotiated;                 /* the answer accepted its m-line */
+  gboolean need_keyframe;              /* video: forward nothing until a keyframe starts */
   gboolean paused;
   guint layer;
   guint pending_layer;                 /* switch target */
@@ -95,6 +120,7 @@ struct _Downtrack {
   guint32 ts_offset;
   guint16 last_seq;
   guint32 last_ts;
+  gint64 last_send_us;
   char *quality;
 };
 
@@ -164,6 +190,10 @@ void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64
 void media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
+/* A video downtrack that needs a keyframe to start (new, or its subscriber
+ * just connected): replays a fresh keyframe from the layer's ring when
+ * there is one and the subscriber is connected, else asks the publisher. */
+void media_downtrack_kickoff(Downtrack *d, gint64 now_us);
 guint media_quality_to_layer(const char *quality, guint n_layers);
 
 G_END_DECLS

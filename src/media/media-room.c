@@ -105,6 +105,8 @@ static const struct {
   [MEDIA_COUNTER_DTLS_GARBAGE] = { "chorus_media_dtls_garbage_total", "DTLS-range datagrams that are not DTLS records (dropped)." },
   [MEDIA_COUNTER_SEND_FAILED] = { "chorus_media_send_failed_total", "Packets that could not be protected or sent." },
   [MEDIA_COUNTER_KEYFRAME_REQUESTS] = { "chorus_media_keyframe_requests_total", "PLIs sent to publishers." },
+  [MEDIA_COUNTER_WAITING_KEYFRAME] = { "chorus_media_waiting_keyframe_dropped_total", "Video packets not forwarded while a subscriber waits for a keyframe." },
+  [MEDIA_COUNTER_KEYFRAME_REPLAYS] = { "chorus_media_keyframe_replays_total", "Subscribers started at once from a keyframe that had just arrived." },
   [MEDIA_COUNTER_PEERS_FAILED] = { "chorus_media_peers_failed_total", "PeerConnections that failed (ICE, consent, DTLS)." },
 };
 

@@ -108,8 +108,10 @@ uptrack_free(Uptrack *up)
   g_ptr_array_unref(up->downtracks);
   g_hash_table_remove(up->owner->room->tracks, up->id);
   chorus_sdp_payload_free(up->codec);
-  for (guint i = 0; i < MEDIA_MAX_LAYERS; i++)
+  for (guint i = 0; i < MEDIA_MAX_LAYERS; i++) {
     g_free(up->rids[i]);
+    g_free(up->rings[i]);
+  }
   g_free(up->mid);
   g_free(up->id);
   g_free(up);
@@ -247,8 +249,8 @@ request_keyframes_for_subscriber(MediaPart *part, gint64 now_us)
 {
   for (guint i = 0; i < part->downtracks->len; i++) {
     Downtrack *d = g_ptr_array_index(part->downtracks, i);
-    if (d->up && d->up->kind == CHORUS_SDP_KIND_VIDEO && d->negotiated)
-      media_request_keyframe(d->up, d->layer, now_us);
+    if (d->up && d->negotiated && d->need_keyframe)
+      media_downtrack_kickoff(d, now_us);
   }
 }
 
@@ -416,6 +418,22 @@ uptrack_apply(Uptrack *up, const ChorusSdpMediaResult *m)
   up->red_pt = m->red_pt;
   memcpy(up->ext_ids, m->ext_ids, sizeof(up->ext_ids));
   up->n_layers = MAX(1u, MIN(m->rids->len, (guint)MEDIA_MAX_LAYERS));
+  switch (m->codec->id) {
+  case CHORUS_SDP_CODEC_VP8: up->rtp_codec = CHORUS_RTP_CODEC_VP8; break;
+  case CHORUS_SDP_CODEC_VP9: up->rtp_codec = CHORUS_RTP_CODEC_VP9; break;
+  case CHORUS_SDP_CODEC_H264: up->rtp_codec = CHORUS_RTP_CODEC_H264; break;
+  case CHORUS_SDP_CODEC_AV1: up->rtp_codec = CHORUS_RTP_CODEC_AV1; break;
+  default: up->rtp_codec = CHORUS_RTP_CODEC_OTHER; break;
+  }
+  /* Rings for video layers, allocated here (control plane), never per packet. */
+  for (guint l = 0; l < MEDIA_MAX_LAYERS; l++) {
+    gboolean want = up->kind == CHORUS_SDP_KIND_VIDEO && l < up->n_layers &&
+                    up->rtp_codec != CHORUS_RTP_CODEC_OTHER;
+    if (want && up->rings[l] == NULL)
+      up->rings[l] = g_new0(MediaRing, 1);
+    else if (!want)
+      g_clear_pointer(&up->rings[l], g_free);
+  }
   for (guint l = 0; l < MEDIA_MAX_LAYERS; l++) {
     g_clear_pointer(&up->rids[l], g_free);
     if (l < m->rids->len && l < MEDIA_MAX_LAYERS) {
@@ -659,6 +677,7 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
     d->quality = g_strdup(s->quality ? s->quality : "auto");
     d->layer = d->pending_layer = media_quality_to_layer(d->quality, up->n_layers);
     d->paused = s->paused > 0;
+    d->need_keyframe = up->kind == CHORUS_SDP_KIND_VIDEO && up->rtp_codec != CHORUS_RTP_CODEC_OTHER;
     g_ptr_array_add(up->downtracks, d);
     g_ptr_array_add(part->downtracks, d);
     changed = TRUE;
@@ -699,7 +718,7 @@ media_subscription_update(MediaRoom *room, const char *participant, const char *
     d->quality = g_strdup(quality);
     guint layer = media_quality_to_layer(quality, d->up->n_layers);
     if (layer != d->layer) {
-      d->pending_layer = layer;
+      d->pending_layer = layer; /* switched on that layer's next keyframe */
       media_request_keyframe(d->up, layer, g_get_monotonic_time());
     }
   }
@@ -742,8 +761,10 @@ media_answer(MediaRoom *room, const char *participant, const char *sdp, guint64 
       downtrack_build_ext_map(d, m);
     }
   }
-  if (chorus_peer_get_state(part->sub) == CHORUS_PEER_STATE_CONNECTED)
-    request_keyframes_for_subscriber(part, g_get_monotonic_time());
+  /* New video downtracks: ask for a keyframe now, so that it is in the
+   * ring by the time the subscriber connects (or replay one if it already
+   * is connected). */
+  request_keyframes_for_subscriber(part, g_get_monotonic_time());
   maybe_offer(part); /* changes made while this offer was out */
   return TRUE;
 }

@@ -122,6 +122,10 @@ async def run(args):
         if args.max_p95_ms is not None and percentile(frames, 95) > args.max_p95_ms:
             raise AssertionError("p95 %.0f ms > %.0f ms" % (percentile(frames, 95), args.max_p95_ms))
         failed = False
+        metrics = await ac.fetch_metrics(server.http_url)
+        for name in ("chorus_media_keyframe_requests_total", "chorus_media_keyframe_replays_total",
+                     "chorus_media_waiting_keyframe_dropped_total"):
+            print("  %s %s" % (name, metrics.get((name, ""))))
     finally:
         for p in participants:
             await p.close()
