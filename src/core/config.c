@@ -47,7 +47,6 @@ static const KeyDef keys[] = {
   S("media", "public_ip", public_ip, NULL),
   V("media", "interfaces", interfaces),
   B("media", "ice_lite", ice_lite, FALSE),
-  U("media", "ice_consent_timeout_s", ice_consent_timeout_s, 5, 300, 30),
   S("media", "certificate_file", certificate_file, NULL),
   S("media", "private_key_file", private_key_file, NULL),
 

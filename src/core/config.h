@@ -33,7 +33,6 @@ typedef struct {
   char *public_ip;            /* NULL: advertise host candidates only */
   char **interfaces;          /* NULL = all local addresses; dev: 127.0.0.1 */
   gboolean ice_lite;          /* FALSE: full ICE */
-  guint ice_consent_timeout_s; /* 30 */
   char *certificate_file;     /* NULL: make an ECDSA P-256 cert at start */
   char *private_key_file;
 

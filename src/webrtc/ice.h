@@ -55,8 +55,8 @@
  * - Consent freshness (RFC 7675, libnice's own timers, not configurable in
  *   0.1.21): a peer that stops answering -> state FAILED. Measured here: 5 to
  *   10 s after the peer goes silent (libnice fails the first consent check
- *   that times out), i.e. sooner than the RFC's 30 s; [media]
- *   ice_consent_timeout_s cannot change it. Same for an ICE-lite agent,
+ *   that times out), i.e. sooner than the RFC's 30 s; there is no
+ *   setting for it. Same for an ICE-lite agent,
  *   which sends no checks but fails when the peer's checks stop coming.
  *
  * - ICE restart: chorus_ice_restart() makes new local credentials (and keeps

@@ -7,14 +7,14 @@
 #include "webrtc/sdp-private.h"
 #include "webrtc/sdp.h"
 
-#define SUPPORTED_CODECS                                                                         \
-  ((1u << CHORUS_SDP_CODEC_OPUS) | (1u << CHORUS_SDP_CODEC_RED) | (1u << CHORUS_SDP_CODEC_VP8) | \
+#define SUPPORTED_CODECS                                                                           \
+  ((1u << CHORUS_SDP_CODEC_OPUS) | (1u << CHORUS_SDP_CODEC_RED) | (1u << CHORUS_SDP_CODEC_VP8) |   \
    (1u << CHORUS_SDP_CODEC_VP9) | (1u << CHORUS_SDP_CODEC_H264) | (1u << CHORUS_SDP_CODEC_AV1))
 
 typedef struct {
   const ChorusSdpLocalParams *local;
   guint8 fingerprint[32];
-  guint32 codecs;          /* allowed codec bits */
+  guint32 codecs; /* allowed codec bits */
   gboolean red;
   guint8 h264_max_level;
 } AnswerContext;
@@ -26,7 +26,8 @@ codec_allowed(const AnswerContext *ctx, ChorusSdpCodecId id)
 }
 
 static gboolean
-fmtp_param_is(const ChorusSdpPayload *payload, const char *key, const char *expected, gboolean absent_ok)
+fmtp_param_is(const ChorusSdpPayload *payload, const char *key, const char *expected,
+              gboolean absent_ok)
 {
   g_autofree char *value = chorus_sdp_payload_get_fmtp_param(payload, key);
   if (value == NULL)
@@ -152,8 +153,9 @@ answer_extensions(const ChorusSdpMedia *offer, ChorusSdpMedia *answer, ChorusSdp
     ChorusSdpExtmap *extmap = g_new0(ChorusSdpExtmap, 1);
     extmap->id = offered->id; /* the offered id: ids are per m-line */
     extmap->uri = g_strdup(offered->uri);
-    extmap->direction = offered->direction == CHORUS_SDP_DIRECTION_SENDONLY ? CHORUS_SDP_DIRECTION_RECVONLY
-                                                                            : CHORUS_SDP_DIRECTION_SENDRECV;
+    extmap->direction = offered->direction == CHORUS_SDP_DIRECTION_SENDONLY
+                            ? CHORUS_SDP_DIRECTION_RECVONLY
+                            : CHORUS_SDP_DIRECTION_SENDRECV;
     g_ptr_array_add(answer->extmaps, extmap);
     result->ext_ids[ext] = offered->id;
   }
@@ -243,7 +245,8 @@ answer_media(const AnswerContext *ctx, const ChorusSdpMedia *offer, ChorusSdpMed
   answer->rtcp_rsize = offer->rtcp_rsize;
   sdp_media_set_local_transport(answer, ctx->local, ctx->fingerprint);
   /* Chorus is the DTLS server unless the client insists on being it. */
-  answer->setup = offer->setup == CHORUS_SDP_SETUP_PASSIVE ? CHORUS_SDP_SETUP_ACTIVE : CHORUS_SDP_SETUP_PASSIVE;
+  answer->setup =
+      offer->setup == CHORUS_SDP_SETUP_PASSIVE ? CHORUS_SDP_SETUP_ACTIVE : CHORUS_SDP_SETUP_PASSIVE;
   /* Publishers send; sendrecv is treated as sendonly (PROTOCOL.md). A
    * client that stopped sending keeps its m-line, inactive. */
   gboolean sending = offer->direction == CHORUS_SDP_DIRECTION_SENDONLY ||
@@ -256,8 +259,9 @@ answer_media(const AnswerContext *ctx, const ChorusSdpMedia *offer, ChorusSdpMed
   if (offer->kind == CHORUS_SDP_KIND_VIDEO)
     rtx = find_rtx(offer, codec);
 
-  guint32 feedback_mask = offer->kind == CHORUS_SDP_KIND_AUDIO ? CHORUS_SDP_FB_TRANSPORT_CC | CHORUS_SDP_FB_NACK
-                                                               : CHORUS_SDP_FB_ALL;
+  guint32 feedback_mask = offer->kind == CHORUS_SDP_KIND_AUDIO
+                              ? CHORUS_SDP_FB_TRANSPORT_CC | CHORUS_SDP_FB_NACK
+                              : CHORUS_SDP_FB_ALL;
   ChorusSdpPayload *main_payload = answer_payload(ctx, codec, feedback_mask);
   /* RED listed first: browsers send the first codec of the answer. */
   if (red != NULL)
@@ -291,22 +295,24 @@ answer_media(const AnswerContext *ctx, const ChorusSdpMedia *offer, ChorusSdpMed
 static gboolean
 in_offer_bundle(const ChorusSdpSession *offer, const char *mid)
 {
-  return offer->bundle != NULL && mid != NULL && g_strv_contains((const char *const *)offer->bundle, mid);
+  return offer->bundle != NULL && mid != NULL &&
+         g_strv_contains((const char *const *)offer->bundle, mid);
 }
 
 /* Accepted m-lines must share one transport: all in the offer's BUNDLE
  * group, or a single one when the offer has no group. Returns the BUNDLE
  * group of the answer (accepted mids in the offer's group order). */
 static char **
-answer_bundle(const ChorusSdpSession *offer, ChorusSdpSession *answer, ChorusSdpNegotiation *negotiation,
-              GError **error)
+answer_bundle(const ChorusSdpSession *offer, ChorusSdpSession *answer,
+              ChorusSdpNegotiation *negotiation, GError **error)
 {
   GPtrArray *mids = g_ptr_array_new();
   guint accepted = chorus_sdp_negotiation_count_accepted(negotiation);
   if (offer->bundle == NULL) {
     if (accepted > 1) {
       g_ptr_array_free(mids, TRUE);
-      sdp_set_error(error, "BUNDLE required: the offer has %u usable m-lines and no a=group:BUNDLE", accepted);
+      sdp_set_error(error, "BUNDLE required: the offer has %u usable m-lines and no a=group:BUNDLE",
+                    accepted);
       return NULL;
     }
     g_ptr_array_add(mids, NULL);
@@ -327,7 +333,8 @@ answer_bundle(const ChorusSdpSession *offer, ChorusSdpSession *answer, ChorusSdp
     }
   }
   for (guint b = 0; offer->bundle[b]; b++) {
-    const ChorusSdpMediaResult *result = chorus_sdp_negotiation_find_mid(negotiation, offer->bundle[b]);
+    const ChorusSdpMediaResult *result =
+        chorus_sdp_negotiation_find_mid(negotiation, offer->bundle[b]);
     if (result != NULL && result->accepted)
       g_ptr_array_add(mids, g_strdup(result->mid));
   }
@@ -359,7 +366,8 @@ chorus_sdp_negotiation_answer_offer(const char *offer_text, const ChorusSdpLocal
   g_return_val_if_fail(offer_text != NULL && local != NULL, NULL);
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-  AnswerContext ctx = { .local = local, .codecs = SUPPORTED_CODECS, .red = TRUE, .h264_max_level = 52 };
+  AnswerContext ctx = {
+      .local = local, .codecs = SUPPORTED_CODECS, .red = TRUE, .h264_max_level = 52};
   if (options != NULL) {
     if (options->codecs != 0)
       ctx.codecs = options->codecs & SUPPORTED_CODECS;
@@ -410,7 +418,8 @@ chorus_sdp_negotiation_answer_offer(const char *offer_text, const ChorusSdpLocal
   guint tag = 0;
   for (guint i = 0; i < negotiation->media->len; i++) {
     const ChorusSdpMediaResult *result = g_ptr_array_index(negotiation->media, i);
-    if (result->accepted && (answer->bundle[0] == NULL || g_strcmp0(result->mid, answer->bundle[0]) == 0)) {
+    if (result->accepted &&
+        (answer->bundle[0] == NULL || g_strcmp0(result->mid, answer->bundle[0]) == 0)) {
       tag = i;
       break;
     }

@@ -23,24 +23,24 @@ typedef struct {
   char *mid;
   ChorusSdpKind kind;
   SlotState state;
-  char *track_key;              /* ACTIVE only */
-  ChorusSdpPayload *codec;      /* with Chorus's pt; kept while INACTIVE */
-  gint rtx_pt;                  /* -1: none */
-  gint red_pt;                  /* -1: none */
+  char *track_key;         /* ACTIVE only */
+  ChorusSdpPayload *codec; /* with Chorus's pt; kept while INACTIVE */
+  gint rtx_pt;             /* -1: none */
+  gint red_pt;             /* -1: none */
   guint32 ssrc;
   guint32 rtx_ssrc;
   char *stream_id;
   char *track_id;
   char *cname;
-  char *formats;                /* m= formats written once REJECTED */
+  char *formats; /* m= formats written once REJECTED */
 } Slot;
 
 struct _ChorusSdpOfferer {
   guint64 session_id;
   guint64 version;
   guint next_mid;
-  GPtrArray *slots;             /* Slot *: the state agreed by the last answer */
-  GPtrArray *pending;           /* Slot *: the state of the outstanding offer, or NULL */
+  GPtrArray *slots;   /* Slot *: the state agreed by the last answer */
+  GPtrArray *pending; /* Slot *: the state of the outstanding offer, or NULL */
   /* What each pt last meant in this session: a freed pt is given to another
    * codec only when no never-used pt is left, so a late packet of the old
    * stream is never read as the new one. */
@@ -54,16 +54,16 @@ static const struct {
   gboolean audio;
   gboolean video;
 } offered_extensions[] = {
-  { CHORUS_SDP_EXT_MID, 1, TRUE, TRUE },
-  { CHORUS_SDP_EXT_ABS_SEND_TIME, 2, TRUE, TRUE },
-  { CHORUS_SDP_EXT_TRANSPORT_CC, 3, TRUE, TRUE },
-  { CHORUS_SDP_EXT_AUDIO_LEVEL, 4, TRUE, FALSE },
-  { CHORUS_SDP_EXT_VIDEO_ORIENTATION, 5, FALSE, TRUE },
+    {CHORUS_SDP_EXT_MID, 1, TRUE, TRUE},
+    {CHORUS_SDP_EXT_ABS_SEND_TIME, 2, TRUE, TRUE},
+    {CHORUS_SDP_EXT_TRANSPORT_CC, 3, TRUE, TRUE},
+    {CHORUS_SDP_EXT_AUDIO_LEVEL, 4, TRUE, FALSE},
+    {CHORUS_SDP_EXT_VIDEO_ORIENTATION, 5, FALSE, TRUE},
 };
 
-#define VIDEO_FEEDBACK                                                                           \
-  (CHORUS_SDP_FB_GOOG_REMB | CHORUS_SDP_FB_TRANSPORT_CC | CHORUS_SDP_FB_CCM_FIR | CHORUS_SDP_FB_NACK | \
-   CHORUS_SDP_FB_NACK_PLI)
+#define VIDEO_FEEDBACK                                                                             \
+  (CHORUS_SDP_FB_GOOG_REMB | CHORUS_SDP_FB_TRANSPORT_CC | CHORUS_SDP_FB_CCM_FIR |                  \
+   CHORUS_SDP_FB_NACK | CHORUS_SDP_FB_NACK_PLI)
 #define AUDIO_FEEDBACK CHORUS_SDP_FB_TRANSPORT_CC
 
 /* ---- slots --------------------------------------------------------------------- */
@@ -168,8 +168,8 @@ payload_key(const char *name, guint32 clock_rate, guint channels, const char *fm
 }
 
 typedef struct {
-  char *keys[128];              /* pt -> key, NULL when free */
-  char *const *history;         /* the offerer's pt_history, borrowed */
+  char *keys[128];      /* pt -> key, NULL when free */
+  char *const *history; /* the offerer's pt_history, borrowed */
 } PtTable;
 
 static void
@@ -209,7 +209,8 @@ pt_table_add_slot(PtTable *table, const Slot *slot)
   if (slot->state == SLOT_REJECTED || slot->codec == NULL)
     return;
   const ChorusSdpPayload *codec = slot->codec;
-  pt_table_reserve(table, codec->pt, payload_key(codec->name, codec->clock_rate, codec->channels, codec->fmtp));
+  pt_table_reserve(table, codec->pt,
+                   payload_key(codec->name, codec->clock_rate, codec->channels, codec->fmtp));
   if (slot->rtx_pt >= 0)
     pt_table_reserve(table, slot->rtx_pt, slot_rtx_key(slot));
   if (slot->red_pt >= 0)
@@ -228,7 +229,7 @@ pt_is_dynamic(gint pt)
 static gint
 pt_table_find_free(const PtTable *table, const char *key, gboolean any)
 {
-  static const gint ranges[2][2] = { { 96, 127 }, { 35, 63 } };
+  static const gint ranges[2][2] = {{96, 127}, {35, 63}};
   for (guint r = 0; r < 2; r++) {
     for (gint pt = ranges[r][0]; pt <= ranges[r][1]; pt++) {
       if (table->keys[pt] != NULL)
@@ -280,10 +281,11 @@ track_valid(const ChorusSdpTrack *track, GError **error)
     problem = "no track_key";
   else if (track->kind != CHORUS_SDP_KIND_AUDIO && track->kind != CHORUS_SDP_KIND_VIDEO)
     problem = "kind is neither audio nor video";
-  else if (track->codec == NULL || track->codec->name == NULL || !sdp_token_valid(track->codec->name, 32) ||
-           track->codec->clock_rate == 0)
+  else if (track->codec == NULL || track->codec->name == NULL ||
+           !sdp_token_valid(track->codec->name, 32) || track->codec->clock_rate == 0)
     problem = "no codec name or clock rate";
-  else if (track->codec->fmtp != NULL && (strchr(track->codec->fmtp, '\r') || strchr(track->codec->fmtp, '\n')))
+  else if (track->codec->fmtp != NULL &&
+           (strchr(track->codec->fmtp, '\r') || strchr(track->codec->fmtp, '\n')))
     problem = "line break in fmtp";
   else if (track->ssrc == 0)
     problem = "no ssrc";
@@ -327,7 +329,8 @@ slot_codec_matches(const Slot *slot, const ChorusSdpTrack *track)
 {
   const ChorusSdpPayload *a = slot->codec, *b = track->codec;
   return a != NULL && g_ascii_strcasecmp(a->name, b->name) == 0 && a->clock_rate == b->clock_rate &&
-         a->channels == b->channels && g_strcmp0(a->fmtp, b->fmtp) == 0 && (slot->rtx_pt >= 0) == track->rtx &&
+         a->channels == b->channels && g_strcmp0(a->fmtp, b->fmtp) == 0 &&
+         (slot->rtx_pt >= 0) == track->rtx &&
          (slot->red_pt >= 0) == (track->red && track->kind == CHORUS_SDP_KIND_AUDIO);
 }
 
@@ -339,12 +342,13 @@ slot_assign_codec(Slot *slot, const ChorusSdpTrack *track, PtTable *table, GErro
 {
   const ChorusSdpPayload *codec = track->codec;
   chorus_sdp_payload_free(slot->codec);
-  slot->codec = chorus_sdp_payload_new(0, codec->name, codec->clock_rate, codec->channels, codec->fmtp);
+  slot->codec =
+      chorus_sdp_payload_new(0, codec->name, codec->clock_rate, codec->channels, codec->fmtp);
   slot->codec->feedback = track->kind == CHORUS_SDP_KIND_VIDEO ? VIDEO_FEEDBACK : AUDIO_FEEDBACK;
   slot->rtx_pt = -1;
   slot->red_pt = -1;
-  gint pt = pt_table_assign(table, payload_key(codec->name, codec->clock_rate, codec->channels, codec->fmtp),
-                            codec->pt);
+  gint pt = pt_table_assign(
+      table, payload_key(codec->name, codec->clock_rate, codec->channels, codec->fmtp), codec->pt);
   if (pt < 0) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "track '%s': no payload type left",
                 track->track_key);
@@ -427,7 +431,8 @@ plan_slots(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks, guint n_trac
     }
     if (slot == NULL) {
       if (slots->len >= CHORUS_SDP_MAX_MEDIA) {
-        g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "more than %d m-lines", CHORUS_SDP_MAX_MEDIA);
+        g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "more than %d m-lines",
+                    CHORUS_SDP_MAX_MEDIA);
         return NULL;
       }
       slot = g_new0(Slot, 1);
@@ -446,7 +451,7 @@ plan_slots(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks, guint n_trac
   }
 
   /* Payload types: slots that keep their codec reserve theirs first. */
-  PtTable table = { .history = offerer->pt_history };
+  PtTable table = {.history = offerer->pt_history};
   for (guint i = 0; i < slots->len; i++)
     if (!needs_codec[i])
       pt_table_add_slot(&table, g_ptr_array_index(slots, i));
@@ -502,10 +507,12 @@ slot_to_media(const Slot *slot, const ChorusSdpLocalParams *local, const guint8 
   /* aiortc refuses anything but actpass in an offer, and browsers keep
    * their established role when re-offered actpass. */
   media->setup = CHORUS_SDP_SETUP_ACTPASS;
-  media->direction = slot->state == SLOT_ACTIVE ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_INACTIVE;
+  media->direction =
+      slot->state == SLOT_ACTIVE ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_INACTIVE;
 
   for (guint i = 0; i < G_N_ELEMENTS(offered_extensions); i++) {
-    gboolean wanted = slot->kind == CHORUS_SDP_KIND_AUDIO ? offered_extensions[i].audio : offered_extensions[i].video;
+    gboolean wanted = slot->kind == CHORUS_SDP_KIND_AUDIO ? offered_extensions[i].audio
+                                                          : offered_extensions[i].video;
     if (!wanted)
       continue;
     ChorusSdpExtmap *extmap = g_new0(ChorusSdpExtmap, 1);
@@ -517,13 +524,14 @@ slot_to_media(const Slot *slot, const ChorusSdpLocalParams *local, const guint8 
   const ChorusSdpPayload *codec = slot->codec;
   if (slot->red_pt >= 0) {
     g_autofree char *fmtp = g_strdup_printf("%u/%u", codec->pt, codec->pt);
-    g_ptr_array_add(media->payloads, chorus_sdp_payload_new((guint8)slot->red_pt, "red", 48000, 2, fmtp));
+    g_ptr_array_add(media->payloads,
+                    chorus_sdp_payload_new((guint8)slot->red_pt, "red", 48000, 2, fmtp));
   }
   g_ptr_array_add(media->payloads, chorus_sdp_payload_copy(codec));
   if (slot->rtx_pt >= 0) {
     g_autofree char *fmtp = g_strdup_printf("apt=%u", codec->pt);
-    g_ptr_array_add(media->payloads,
-                    chorus_sdp_payload_new((guint8)slot->rtx_pt, "rtx", codec->clock_rate, 0, fmtp));
+    g_ptr_array_add(media->payloads, chorus_sdp_payload_new((guint8)slot->rtx_pt, "rtx",
+                                                            codec->clock_rate, 0, fmtp));
   }
 
   if (slot->state == SLOT_ACTIVE) {
@@ -553,13 +561,15 @@ slot_result(const Slot *slot, guint index)
     return result;
   }
   result->accepted = TRUE;
-  result->direction = slot->state == SLOT_ACTIVE ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_INACTIVE;
+  result->direction =
+      slot->state == SLOT_ACTIVE ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_INACTIVE;
   result->codec = chorus_sdp_payload_copy(slot->codec);
   result->rtx_pt = slot->rtx_pt;
   result->red_pt = slot->red_pt;
   result->rtcp_rsize = TRUE;
   for (guint i = 0; i < G_N_ELEMENTS(offered_extensions); i++) {
-    gboolean wanted = slot->kind == CHORUS_SDP_KIND_AUDIO ? offered_extensions[i].audio : offered_extensions[i].video;
+    gboolean wanted = slot->kind == CHORUS_SDP_KIND_AUDIO ? offered_extensions[i].audio
+                                                          : offered_extensions[i].video;
     if (wanted)
       result->ext_ids[offered_extensions[i].ext] = offered_extensions[i].id;
   }
@@ -574,8 +584,8 @@ slot_result(const Slot *slot, guint index)
 }
 
 ChorusSdpNegotiation *
-chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks, guint n_tracks,
-                                const ChorusSdpLocalParams *local, GError **error)
+chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks,
+                                guint n_tracks, const ChorusSdpLocalParams *local, GError **error)
 {
   g_return_val_if_fail(offerer != NULL && local != NULL, NULL);
   g_return_val_if_fail(tracks != NULL || n_tracks == 0, NULL);
@@ -593,7 +603,8 @@ chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer, const ChorusSdpTrack 
     if (!track_valid(&tracks[i], error))
       return NULL;
     if (find_track(tracks, i, tracks[i].track_key) != NULL) {
-      g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "track '%s' given twice", tracks[i].track_key);
+      g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "track '%s' given twice",
+                  tracks[i].track_key);
       return NULL;
     }
   }
@@ -638,8 +649,8 @@ chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer, const ChorusSdpTrack 
 /* ---- applying the answer ------------------------------------------------------------ */
 
 static gboolean
-check_answer_payloads(const ChorusSdpMedia *offered, const ChorusSdpMedia *answered, const char *label,
-                      GError **error)
+check_answer_payloads(const ChorusSdpMedia *offered, const ChorusSdpMedia *answered,
+                      const char *label, GError **error)
 {
   for (guint i = 0; i < answered->payloads->len; i++) {
     const ChorusSdpPayload *payload = g_ptr_array_index(answered->payloads, i);
@@ -648,10 +659,10 @@ check_answer_payloads(const ChorusSdpMedia *offered, const ChorusSdpMedia *answe
       sdp_set_error(error, "%s: payload type %u was not offered", label, payload->pt);
       return FALSE;
     }
-    if (payload->name != NULL &&
-        (g_ascii_strcasecmp(payload->name, mine->name) != 0 || payload->clock_rate != mine->clock_rate)) {
-      sdp_set_error(error, "%s: payload type %u is %s/%u in the answer, %s/%u in the offer", label, payload->pt,
-                    payload->name, payload->clock_rate, mine->name, mine->clock_rate);
+    if (payload->name != NULL && (g_ascii_strcasecmp(payload->name, mine->name) != 0 ||
+                                  payload->clock_rate != mine->clock_rate)) {
+      sdp_set_error(error, "%s: payload type %u is %s/%u in the answer, %s/%u in the offer", label,
+                    payload->pt, payload->name, payload->clock_rate, mine->name, mine->clock_rate);
       return FALSE;
     }
   }
@@ -661,26 +672,29 @@ check_answer_payloads(const ChorusSdpMedia *offered, const ChorusSdpMedia *answe
 /* Negotiates one m-line Chorus offered as @slot. Rejections are results, not
  * errors; an answer that does not fit the offer is an error. */
 static gboolean
-negotiate_media(Slot *slot, const ChorusSdpMedia *offered, const ChorusSdpMedia *answered, guint index,
-                ChorusSdpMediaResult *result, GError **error)
+negotiate_media(Slot *slot, const ChorusSdpMedia *offered, const ChorusSdpMedia *answered,
+                guint index, ChorusSdpMediaResult *result, GError **error)
 {
   g_autofree char *label = sdp_media_label(answered, index);
   /* A rejected m-line in an answer may come without its mid. */
   gboolean mid_required = chorus_sdp_media_is_used(answered) || answered->mid != NULL;
   if (answered->kind != slot->kind || (mid_required && g_strcmp0(answered->mid, slot->mid) != 0)) {
     sdp_set_error(error, "%s: answer has mid '%s' (%s), the offer '%s' (%s)", label,
-                  answered->mid ? answered->mid : "", answered->media, slot->mid, chorus_sdp_kind_to_string(slot->kind));
+                  answered->mid ? answered->mid : "", answered->media, slot->mid,
+                  chorus_sdp_kind_to_string(slot->kind));
     return FALSE;
   }
   if (!chorus_sdp_media_is_used(answered)) {
-    result->reject_reason = g_strdup(slot->state == SLOT_REJECTED ? "rejected by an earlier answer"
-                                                                   : "rejected by the answer (port 0)");
+    result->reject_reason =
+        g_strdup(slot->state == SLOT_REJECTED ? "rejected by an earlier answer"
+                                              : "rejected by the answer (port 0)");
     if (slot->state != SLOT_REJECTED) {
       /* Remember the formats: the m-line keeps them while rejected. */
       GString *formats = g_string_new(NULL);
       for (guint i = 0; i < offered->payloads->len; i++)
-        g_string_append_printf(formats, "%s%u", i ? " " : "",
-                               ((const ChorusSdpPayload *)g_ptr_array_index(offered->payloads, i))->pt);
+        g_string_append_printf(
+            formats, "%s%u", i ? " " : "",
+            ((const ChorusSdpPayload *)g_ptr_array_index(offered->payloads, i))->pt);
       g_free(slot->formats);
       slot->formats = g_string_free(formats, FALSE);
       slot_clear_track(slot);
@@ -701,7 +715,8 @@ negotiate_media(Slot *slot, const ChorusSdpMedia *offered, const ChorusSdpMedia 
 
   const ChorusSdpPayload *codec = chorus_sdp_media_find_payload(answered, slot->codec->pt);
   if (codec == NULL) {
-    result->reject_reason = g_strdup_printf("answer dropped %s (pt %u)", slot->codec->name, slot->codec->pt);
+    result->reject_reason =
+        g_strdup_printf("answer dropped %s (pt %u)", slot->codec->name, slot->codec->pt);
     return TRUE;
   }
   if (slot->codec->id == CHORUS_SDP_CODEC_H264 && codec->fmtp != NULL &&
@@ -711,7 +726,8 @@ negotiate_media(Slot *slot, const ChorusSdpMedia *offered, const ChorusSdpMedia 
   }
 
   result->accepted = TRUE;
-  gboolean sending = slot->state == SLOT_ACTIVE && answered->direction != CHORUS_SDP_DIRECTION_INACTIVE;
+  gboolean sending =
+      slot->state == SLOT_ACTIVE && answered->direction != CHORUS_SDP_DIRECTION_INACTIVE;
   result->direction = sending ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_INACTIVE;
   result->codec = chorus_sdp_payload_copy(slot->codec);
   if (codec->fmtp != NULL) {
@@ -727,8 +743,10 @@ negotiate_media(Slot *slot, const ChorusSdpMedia *offered, const ChorusSdpMedia 
   for (guint i = 0; i < answered->extmaps->len; i++) {
     const ChorusSdpExtmap *extmap = g_ptr_array_index(answered->extmaps, i);
     ChorusSdpExtension ext;
-    if (chorus_sdp_extension_from_uri(extmap->uri, &ext) && chorus_sdp_media_find_extmap(offered, ext) != NULL &&
-        extmap->direction != CHORUS_SDP_DIRECTION_INACTIVE && extmap->direction != CHORUS_SDP_DIRECTION_SENDONLY)
+    if (chorus_sdp_extension_from_uri(extmap->uri, &ext) &&
+        chorus_sdp_media_find_extmap(offered, ext) != NULL &&
+        extmap->direction != CHORUS_SDP_DIRECTION_INACTIVE &&
+        extmap->direction != CHORUS_SDP_DIRECTION_SENDONLY)
       result->ext_ids[ext] = extmap->id;
   }
   if (slot->state == SLOT_ACTIVE) {
@@ -765,8 +783,8 @@ chorus_sdp_offerer_apply_answer(ChorusSdpOfferer *offerer, const char *answer, G
   /* Rebuild what was offered, to check the answer against it. The offer's
    * transport does not matter here, only codecs and extensions. */
   static const ChorusSdpLocalParams dummy = {
-    .ice_ufrag = "xxxx",
-    .ice_pwd = "xxxxxxxxxxxxxxxxxxxxxx",
+      .ice_ufrag = "xxxx",
+      .ice_pwd = "xxxxxxxxxxxxxxxxxxxxxx",
   };
   static const guint8 no_fingerprint[32];
   for (guint i = 0; i < slots->len; i++) {
@@ -787,24 +805,29 @@ chorus_sdp_offerer_apply_answer(ChorusSdpOfferer *offerer, const char *answer, G
     if (!chorus_sdp_media_is_used(answered))
       continue;
     accepted++;
-    gboolean bundled = remote->bundle && g_strv_contains((const char *const *)remote->bundle, answered->mid);
+    gboolean bundled =
+        remote->bundle && g_strv_contains((const char *const *)remote->bundle, answered->mid);
     if (remote->bundle == NULL && tag < 0)
       tag = (gint)i;
     else if (remote->bundle != NULL && !bundled) {
-      sdp_set_error(error, "m-line %u (%s): not in the answer's a=group:BUNDLE", i, answered->media);
+      sdp_set_error(error, "m-line %u (%s): not in the answer's a=group:BUNDLE", i,
+                    answered->media);
       return NULL;
     }
   }
   if (remote->bundle == NULL && accepted > 1) {
-    sdp_set_error(error, "BUNDLE required: the answer accepts %u m-lines and has no a=group:BUNDLE", accepted);
+    sdp_set_error(error, "BUNDLE required: the answer accepts %u m-lines and has no a=group:BUNDLE",
+                  accepted);
     return NULL;
   }
   if (remote->bundle != NULL && remote->bundle[0] != NULL) {
     guint index = 0;
     for (; index < remote->media->len; index++)
-      if (g_strcmp0(((const ChorusSdpMedia *)g_ptr_array_index(remote->media, index))->mid, remote->bundle[0]) == 0)
+      if (g_strcmp0(((const ChorusSdpMedia *)g_ptr_array_index(remote->media, index))->mid,
+                    remote->bundle[0]) == 0)
         break;
-    if (index < remote->media->len && chorus_sdp_media_is_used(g_ptr_array_index(remote->media, index)))
+    if (index < remote->media->len &&
+        chorus_sdp_media_is_used(g_ptr_array_index(remote->media, index)))
       tag = (gint)index;
   }
   if (tag >= 0 && !sdp_transport_fill(&negotiation->transport, remote, (guint)tag, TRUE, error))

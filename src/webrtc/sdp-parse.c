@@ -22,17 +22,17 @@ typedef struct {
 typedef struct {
   ChorusSdpSession *session;
   TransportDefaults defaults;
-  ChorusSdpMedia *media;      /* current m-line, borrowed from session */
+  ChorusSdpMedia *media; /* current m-line, borrowed from session */
   guint media_index;
   guint line_no;
   gboolean saw_version;
   gboolean saw_origin;
   /* Per m-line: which attributes the m-line itself set, for inheritance. */
-  GArray *own_fingerprint;    /* gboolean per m-line */
-  GArray *other_fingerprint;  /* gboolean per m-line */
+  GArray *own_fingerprint;   /* gboolean per m-line */
+  GArray *other_fingerprint; /* gboolean per m-line */
   GArray *own_setup;
   GArray *own_trickle;
-  GArray *wildcard_feedback;  /* guint32 per m-line, from a=rtcp-fb:* */
+  GArray *wildcard_feedback; /* guint32 per m-line, from a=rtcp-fb:* */
 } Parser;
 
 static void
@@ -89,7 +89,7 @@ parse_fingerprint(Parser *parser, const char *value, gboolean *has, gboolean *ot
 static gboolean
 parse_setup(Parser *parser, const char *value, ChorusSdpSetup *out, GError **error)
 {
-  static const char *const names[] = { NULL, "actpass", "active", "passive", "holdconn" };
+  static const char *const names[] = {NULL, "actpass", "active", "passive", "holdconn"};
   for (guint i = 1; i < G_N_ELEMENTS(names); i++) {
     if (strcmp(value, names[i]) == 0) {
       *out = (ChorusSdpSetup)i;
@@ -111,7 +111,8 @@ parse_ice_options(const char *value)
 }
 
 static gboolean
-parse_ice_credential(Parser *parser, const char *name, const char *value, char **out, GError **error)
+parse_ice_credential(Parser *parser, const char *name, const char *value, char **out,
+                     GError **error)
 {
   gboolean ufrag = strcmp(name, "ice-ufrag") == 0;
   if (!sdp_ice_chars_valid(value, ufrag ? 4 : 22, 256)) {
@@ -200,8 +201,8 @@ parse_session_attribute(Parser *parser, const char *name, const char *value, GEr
     return TRUE;
   }
   if (strcmp(name, "fingerprint") == 0)
-    return parse_fingerprint(parser, value, &defaults->has_fingerprint, &defaults->other_fingerprint,
-                             defaults->fingerprint, error);
+    return parse_fingerprint(parser, value, &defaults->has_fingerprint,
+                             &defaults->other_fingerprint, defaults->fingerprint, error);
   if (strcmp(name, "setup") == 0)
     return parse_setup(parser, value, &defaults->setup, error);
   return TRUE;
@@ -321,8 +322,9 @@ parse_rtpmap(Parser *parser, const char *value, GError **error)
   g_auto(GStrv) parts = g_strsplit(rest, "/", -1);
   guint n = g_strv_length(parts);
   guint64 clock, channels = 0;
-  if (n < 2 || n > 3 || !sdp_token_valid(parts[0], 32) || !sdp_parse_uint(parts[1], G_MAXUINT32, &clock) ||
-      clock == 0 || (n == 3 && (!sdp_parse_uint(parts[2], 255, &channels) || channels == 0))) {
+  if (n < 2 || n > 3 || !sdp_token_valid(parts[0], 32) ||
+      !sdp_parse_uint(parts[1], G_MAXUINT32, &clock) || clock == 0 ||
+      (n == 3 && (!sdp_parse_uint(parts[2], 255, &channels) || channels == 0))) {
     line_error(parser, error, "malformed a=rtpmap", value);
     return FALSE;
   }
@@ -396,7 +398,8 @@ parse_rtcp_fb(Parser *parser, const char *value, GError **error)
     line_error(parser, error, "malformed a=rtcp-fb", value);
     return FALSE;
   }
-  ChorusSdpPayload *payload = (ChorusSdpPayload *)chorus_sdp_media_find_payload(parser->media, (guint)pt);
+  ChorusSdpPayload *payload =
+      (ChorusSdpPayload *)chorus_sdp_media_find_payload(parser->media, (guint)pt);
   if (payload != NULL)
     payload->feedback |= flag;
   return TRUE;
@@ -405,7 +408,7 @@ parse_rtcp_fb(Parser *parser, const char *value, GError **error)
 static gboolean
 parse_direction_word(const char *word, ChorusSdpDirection *out)
 {
-  static const char *const names[] = { "sendrecv", "sendonly", "recvonly", "inactive" };
+  static const char *const names[] = {"sendrecv", "sendonly", "recvonly", "inactive"};
   for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
     if (strcmp(word, names[i]) == 0) {
       *out = (ChorusSdpDirection)i;
@@ -515,7 +518,8 @@ parse_rid(Parser *parser, const char *value, GError **error)
   }
   ChorusSdpRid *rid = g_new0(ChorusSdpRid, 1);
   rid->id = g_strdup(tok[0]);
-  rid->direction = strcmp(tok[1], "send") == 0 ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_RECVONLY;
+  rid->direction =
+      strcmp(tok[1], "send") == 0 ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_RECVONLY;
   rid->params = g_strdup(tok[2]);
   g_ptr_array_add(rids, rid);
   return TRUE;
@@ -543,7 +547,7 @@ parse_simulcast(Parser *parser, const char *value, GError **error)
     return FALSE;
   }
   parser->media->simulcast_direction =
-    strcmp(tok[i], "send") == 0 ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_RECVONLY;
+      strcmp(tok[i], "send") == 0 ? CHORUS_SDP_DIRECTION_SENDONLY : CHORUS_SDP_DIRECTION_RECVONLY;
   const char *list = tok[i + 1];
   if (g_str_has_prefix(list, "rid="))
     list += 4;
@@ -563,6 +567,13 @@ parse_simulcast(Parser *parser, const char *value, GError **error)
     if (parser->media->simulcast->len >= CHORUS_SDP_MAX_RIDS) {
       line_error(parser, error, "too many streams in a=simulcast", NULL);
       return FALSE;
+    }
+    for (guint l = 0; l < parser->media->simulcast->len; l++) {
+      const ChorusSdpSimulcastLayer *other = g_ptr_array_index(parser->media->simulcast, l);
+      if (strcmp(other->rid, rid) == 0) {
+        line_error(parser, error, "rid named twice in a=simulcast", value);
+        return FALSE;
+      }
     }
     ChorusSdpSimulcastLayer *layer = g_new0(ChorusSdpSimulcastLayer, 1);
     layer->rid = g_strdup(rid);
@@ -711,7 +722,8 @@ parse_media_attribute(Parser *parser, const char *name, const char *value, GErro
     return TRUE;
   }
   if (strcmp(name, "fingerprint") == 0)
-    return parse_fingerprint(parser, value, &g_array_index(parser->own_fingerprint, gboolean, index),
+    return parse_fingerprint(parser, value,
+                             &g_array_index(parser->own_fingerprint, gboolean, index),
                              &g_array_index(parser->other_fingerprint, gboolean, index),
                              media->fingerprint_sha256, error);
   if (strcmp(name, "setup") == 0) {
@@ -808,7 +820,8 @@ find_mid(ChorusSdpSession *session, const char *mid, guint *index)
 static gboolean
 in_bundle(const ChorusSdpSession *session, const char *mid)
 {
-  return mid != NULL && session->bundle != NULL && g_strv_contains((const char *const *)session->bundle, mid);
+  return mid != NULL && session->bundle != NULL &&
+         g_strv_contains((const char *const *)session->bundle, mid);
 }
 
 static void
@@ -899,7 +912,8 @@ validate_media(Parser *parser, guint index, GError **error)
       found = strcmp(rid->id, layer->rid) == 0 && rid->direction == media->simulcast_direction;
     }
     if (!found) {
-      sdp_set_error(error, "%s: a=simulcast names rid '%s' without a matching a=rid", label, layer->rid);
+      sdp_set_error(error, "%s: a=simulcast names rid '%s' without a matching a=rid", label,
+                    layer->rid);
       return FALSE;
     }
   }
@@ -981,7 +995,7 @@ chorus_sdp_session_parse(const char *text, GError **error)
     return NULL;
   }
 
-  Parser parser = { 0 };
+  Parser parser = {0};
   parser.session = chorus_sdp_session_new();
   parser.own_fingerprint = g_array_new(FALSE, FALSE, sizeof(gboolean));
   parser.other_fingerprint = g_array_new(FALSE, FALSE, sizeof(gboolean));

@@ -26,11 +26,9 @@ write_feedback(GString *out, guint pt, guint32 feedback)
     guint32 flag;
     const char *text;
   } names[] = {
-    { CHORUS_SDP_FB_GOOG_REMB, "goog-remb" },
-    { CHORUS_SDP_FB_TRANSPORT_CC, "transport-cc" },
-    { CHORUS_SDP_FB_CCM_FIR, "ccm fir" },
-    { CHORUS_SDP_FB_NACK, "nack" },
-    { CHORUS_SDP_FB_NACK_PLI, "nack pli" },
+      {CHORUS_SDP_FB_GOOG_REMB, "goog-remb"}, {CHORUS_SDP_FB_TRANSPORT_CC, "transport-cc"},
+      {CHORUS_SDP_FB_CCM_FIR, "ccm fir"},     {CHORUS_SDP_FB_NACK, "nack"},
+      {CHORUS_SDP_FB_NACK_PLI, "nack pli"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(names); i++)
     if (feedback & names[i].flag)
@@ -41,7 +39,8 @@ static void
 write_payload(GString *out, const ChorusSdpPayload *payload)
 {
   if (payload->name != NULL) {
-    g_string_append_printf(out, "a=rtpmap:%u %s/%u", payload->pt, payload->name, payload->clock_rate);
+    g_string_append_printf(out, "a=rtpmap:%u %s/%u", payload->pt, payload->name,
+                           payload->clock_rate);
     if (payload->channels > 0)
       g_string_append_printf(out, "/%u", payload->channels);
     g_string_append(out, "\r\n");
@@ -54,7 +53,8 @@ write_payload(GString *out, const ChorusSdpPayload *payload)
 static void
 write_simulcast(GString *out, const ChorusSdpMedia *media)
 {
-  const char *dir_word = media->simulcast_direction == CHORUS_SDP_DIRECTION_RECVONLY ? "recv" : "send";
+  const char *dir_word =
+      media->simulcast_direction == CHORUS_SDP_DIRECTION_RECVONLY ? "recv" : "send";
   for (guint i = 0; i < media->rids->len; i++) {
     const ChorusSdpRid *rid = g_ptr_array_index(media->rids, i);
     g_string_append_printf(out, "a=rid:%s %s%s%s\r\n", rid->id,
@@ -131,7 +131,8 @@ write_media(GString *out, const ChorusSdpMedia *media)
   }
   g_string_append_printf(out, "a=%s\r\n", chorus_sdp_direction_to_string(media->direction));
   if (media->msid_stream != NULL)
-    g_string_append_printf(out, "a=msid:%s%s%s\r\n", media->msid_stream, media->msid_track ? " " : "",
+    g_string_append_printf(out, "a=msid:%s%s%s\r\n", media->msid_stream,
+                           media->msid_track ? " " : "",
                            media->msid_track ? media->msid_track : "");
   if (media->rtcp_mux)
     g_string_append(out, "a=rtcp-mux\r\n");
@@ -156,8 +157,9 @@ chorus_sdp_session_write(const ChorusSdpSession *session)
 {
   g_return_val_if_fail(session != NULL, NULL);
   GString *out = g_string_sized_new(2048);
-  g_string_append_printf(out, "v=0\r\no=- %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " IN IP4 127.0.0.1\r\n",
-                         session->session_id, session->session_version);
+  g_string_append_printf(
+      out, "v=0\r\no=- %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " IN IP4 127.0.0.1\r\n",
+      session->session_id, session->session_version);
   g_string_append(out, "s=-\r\nt=0 0\r\n");
   if (session->ice_lite)
     g_string_append(out, "a=ice-lite\r\n");

@@ -160,10 +160,14 @@ const char *
 chorus_sdp_kind_to_string(ChorusSdpKind kind)
 {
   switch (kind) {
-  case CHORUS_SDP_KIND_AUDIO: return "audio";
-  case CHORUS_SDP_KIND_VIDEO: return "video";
-  case CHORUS_SDP_KIND_APPLICATION: return "application";
-  case CHORUS_SDP_KIND_OTHER: break;
+  case CHORUS_SDP_KIND_AUDIO:
+    return "audio";
+  case CHORUS_SDP_KIND_VIDEO:
+    return "video";
+  case CHORUS_SDP_KIND_APPLICATION:
+    return "application";
+  case CHORUS_SDP_KIND_OTHER:
+    break;
   }
   return "other";
 }
@@ -172,10 +176,14 @@ const char *
 chorus_sdp_direction_to_string(ChorusSdpDirection direction)
 {
   switch (direction) {
-  case CHORUS_SDP_DIRECTION_SENDRECV: return "sendrecv";
-  case CHORUS_SDP_DIRECTION_SENDONLY: return "sendonly";
-  case CHORUS_SDP_DIRECTION_RECVONLY: return "recvonly";
-  case CHORUS_SDP_DIRECTION_INACTIVE: return "inactive";
+  case CHORUS_SDP_DIRECTION_SENDRECV:
+    return "sendrecv";
+  case CHORUS_SDP_DIRECTION_SENDONLY:
+    return "sendonly";
+  case CHORUS_SDP_DIRECTION_RECVONLY:
+    return "recvonly";
+  case CHORUS_SDP_DIRECTION_INACTIVE:
+    return "inactive";
   }
   return "inactive";
 }
@@ -184,24 +192,29 @@ const char *
 chorus_sdp_setup_to_string(ChorusSdpSetup setup)
 {
   switch (setup) {
-  case CHORUS_SDP_SETUP_ACTPASS: return "actpass";
-  case CHORUS_SDP_SETUP_ACTIVE: return "active";
-  case CHORUS_SDP_SETUP_PASSIVE: return "passive";
-  case CHORUS_SDP_SETUP_HOLDCONN: return "holdconn";
-  case CHORUS_SDP_SETUP_UNSET: break;
+  case CHORUS_SDP_SETUP_ACTPASS:
+    return "actpass";
+  case CHORUS_SDP_SETUP_ACTIVE:
+    return "active";
+  case CHORUS_SDP_SETUP_PASSIVE:
+    return "passive";
+  case CHORUS_SDP_SETUP_HOLDCONN:
+    return "holdconn";
+  case CHORUS_SDP_SETUP_UNSET:
+    break;
   }
   return NULL;
 }
 
 static const char *const extension_uris[CHORUS_SDP_EXT_COUNT] = {
-  [CHORUS_SDP_EXT_MID] = "urn:ietf:params:rtp-hdrext:sdes:mid",
-  [CHORUS_SDP_EXT_RID] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
-  [CHORUS_SDP_EXT_REPAIRED_RID] = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
-  [CHORUS_SDP_EXT_AUDIO_LEVEL] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-  [CHORUS_SDP_EXT_ABS_SEND_TIME] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
-  [CHORUS_SDP_EXT_TRANSPORT_CC] =
-    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
-  [CHORUS_SDP_EXT_VIDEO_ORIENTATION] = "urn:3gpp:video-orientation",
+    [CHORUS_SDP_EXT_MID] = "urn:ietf:params:rtp-hdrext:sdes:mid",
+    [CHORUS_SDP_EXT_RID] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    [CHORUS_SDP_EXT_REPAIRED_RID] = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+    [CHORUS_SDP_EXT_AUDIO_LEVEL] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    [CHORUS_SDP_EXT_ABS_SEND_TIME] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    [CHORUS_SDP_EXT_TRANSPORT_CC] =
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    [CHORUS_SDP_EXT_VIDEO_ORIENTATION] = "urn:3gpp:video-orientation",
 };
 
 const char *
@@ -619,7 +632,7 @@ chorus_sdp_candidate_parse(const char *text, ChorusSdpCandidate *out, GError **e
 
 typedef struct {
   guint8 profile_idc;
-  guint8 iop_mask;   /* bits that must match */
+  guint8 iop_mask; /* bits that must match */
   guint8 iop_value;
   ChorusSdpH264Profile profile;
 } H264Pattern;
@@ -628,15 +641,15 @@ typedef struct {
  * over profile-iop, 'x' bits being free. Browsers match profiles by it, so
  * Chorus does the same. */
 static const H264Pattern h264_patterns[] = {
-  { 0x42, 0x4f, 0x40, CHORUS_SDP_H264_CONSTRAINED_BASELINE }, /* x1xx0000 */
-  { 0x4d, 0x8f, 0x80, CHORUS_SDP_H264_CONSTRAINED_BASELINE }, /* 1xxx0000 */
-  { 0x58, 0xcf, 0xc0, CHORUS_SDP_H264_CONSTRAINED_BASELINE }, /* 11xx0000 */
-  { 0x42, 0x4f, 0x00, CHORUS_SDP_H264_BASELINE },             /* x0xx0000 */
-  { 0x58, 0xcf, 0x80, CHORUS_SDP_H264_BASELINE },             /* 10xx0000 */
-  { 0x4d, 0xaf, 0x00, CHORUS_SDP_H264_MAIN },                 /* 0x0x0000 */
-  { 0x64, 0xff, 0x00, CHORUS_SDP_H264_HIGH },                 /* 00000000 */
-  { 0x64, 0xff, 0x0c, CHORUS_SDP_H264_CONSTRAINED_HIGH },     /* 00001100 */
-  { 0xf4, 0xff, 0x00, CHORUS_SDP_H264_PREDICTIVE_HIGH_444 },  /* 00000000 */
+    {0x42, 0x4f, 0x40, CHORUS_SDP_H264_CONSTRAINED_BASELINE}, /* x1xx0000 */
+    {0x4d, 0x8f, 0x80, CHORUS_SDP_H264_CONSTRAINED_BASELINE}, /* 1xxx0000 */
+    {0x58, 0xcf, 0xc0, CHORUS_SDP_H264_CONSTRAINED_BASELINE}, /* 11xx0000 */
+    {0x42, 0x4f, 0x00, CHORUS_SDP_H264_BASELINE},             /* x0xx0000 */
+    {0x58, 0xcf, 0x80, CHORUS_SDP_H264_BASELINE},             /* 10xx0000 */
+    {0x4d, 0xaf, 0x00, CHORUS_SDP_H264_MAIN},                 /* 0x0x0000 */
+    {0x64, 0xff, 0x00, CHORUS_SDP_H264_HIGH},                 /* 00000000 */
+    {0x64, 0xff, 0x0c, CHORUS_SDP_H264_CONSTRAINED_HIGH},     /* 00001100 */
+    {0xf4, 0xff, 0x00, CHORUS_SDP_H264_PREDICTIVE_HIGH_444},  /* 00000000 */
 };
 
 #define H264_LEVEL_1B 0
@@ -645,7 +658,7 @@ static const H264Pattern h264_patterns[] = {
 static gboolean
 h264_level_known(guint8 level)
 {
-  static const guint8 levels[] = { 10, 11, 12, 13, 20, 21, 22, 30, 31, 32, 40, 41, 42, 50, 51, 52 };
+  static const guint8 levels[] = {10, 11, 12, 13, 20, 21, 22, 30, 31, 32, 40, 41, 42, 50, 51, 52};
   for (guint i = 0; i < G_N_ELEMENTS(levels); i++)
     if (levels[i] == level)
       return TRUE;
@@ -669,7 +682,8 @@ chorus_sdp_h264_profile_level_parse(const char *hex, ChorusSdpH264ProfileLevel *
   for (guint i = 0; i < 3; i++) {
     if (!g_ascii_isxdigit(hex[i * 2]) || !g_ascii_isxdigit(hex[i * 2 + 1]))
       return FALSE;
-    bytes[i] = (guint8)(g_ascii_xdigit_value(hex[i * 2]) << 4 | g_ascii_xdigit_value(hex[i * 2 + 1]));
+    bytes[i] =
+        (guint8)(g_ascii_xdigit_value(hex[i * 2]) << 4 | g_ascii_xdigit_value(hex[i * 2 + 1]));
   }
   guint8 profile_idc = bytes[0], profile_iop = bytes[1], level_idc = bytes[2];
   guint8 level;
@@ -681,7 +695,8 @@ chorus_sdp_h264_profile_level_parse(const char *hex, ChorusSdpH264ProfileLevel *
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS(h264_patterns); i++) {
     const H264Pattern *pattern = &h264_patterns[i];
-    if (pattern->profile_idc == profile_idc && (profile_iop & pattern->iop_mask) == pattern->iop_value) {
+    if (pattern->profile_idc == profile_idc &&
+        (profile_iop & pattern->iop_mask) == pattern->iop_value) {
       out->profile = pattern->profile;
       out->level = level;
       return TRUE;
@@ -708,20 +723,36 @@ chorus_sdp_h264_profile_level_to_string(const ChorusSdpH264ProfileLevel *pl)
   g_return_val_if_fail(pl != NULL, NULL);
   if (pl->level == H264_LEVEL_1B) {
     switch (pl->profile) {
-    case CHORUS_SDP_H264_CONSTRAINED_BASELINE: return g_strdup("42f00b");
-    case CHORUS_SDP_H264_BASELINE: return g_strdup("42100b");
-    case CHORUS_SDP_H264_MAIN: return g_strdup("4d100b");
-    default: return NULL; /* level 1b exists for these profiles only */
+    case CHORUS_SDP_H264_CONSTRAINED_BASELINE:
+      return g_strdup("42f00b");
+    case CHORUS_SDP_H264_BASELINE:
+      return g_strdup("42100b");
+    case CHORUS_SDP_H264_MAIN:
+      return g_strdup("4d100b");
+    default:
+      return NULL; /* level 1b exists for these profiles only */
     }
   }
   const char *prefix = NULL;
   switch (pl->profile) {
-  case CHORUS_SDP_H264_CONSTRAINED_BASELINE: prefix = "42e0"; break;
-  case CHORUS_SDP_H264_BASELINE: prefix = "4200"; break;
-  case CHORUS_SDP_H264_MAIN: prefix = "4d00"; break;
-  case CHORUS_SDP_H264_CONSTRAINED_HIGH: prefix = "640c"; break;
-  case CHORUS_SDP_H264_HIGH: prefix = "6400"; break;
-  case CHORUS_SDP_H264_PREDICTIVE_HIGH_444: prefix = "f400"; break;
+  case CHORUS_SDP_H264_CONSTRAINED_BASELINE:
+    prefix = "42e0";
+    break;
+  case CHORUS_SDP_H264_BASELINE:
+    prefix = "4200";
+    break;
+  case CHORUS_SDP_H264_MAIN:
+    prefix = "4d00";
+    break;
+  case CHORUS_SDP_H264_CONSTRAINED_HIGH:
+    prefix = "640c";
+    break;
+  case CHORUS_SDP_H264_HIGH:
+    prefix = "6400";
+    break;
+  case CHORUS_SDP_H264_PREDICTIVE_HIGH_444:
+    prefix = "f400";
+    break;
   }
   return g_strdup_printf("%s%02x", prefix, pl->level);
 }
@@ -759,7 +790,7 @@ chorus_sdp_h264_answer_fmtp(const char *offer_fmtp, guint8 local_max_level)
   g_autofree char *asym = fmtp_get_param(offer_fmtp, "level-asymmetry-allowed");
   gboolean asymmetry = asym != NULL && strcmp(asym, "1") == 0;
 
-  ChorusSdpH264ProfileLevel answer = { offered.profile, local_max_level };
+  ChorusSdpH264ProfileLevel answer = {offered.profile, local_max_level};
   /* Without level asymmetry both directions use one level: the lower. */
   if (!asymmetry && h264_level_rank(offered.level) < h264_level_rank(local_max_level))
     answer.level = offered.level;
@@ -858,9 +889,11 @@ chorus_sdp_negotiation_find_mid(const ChorusSdpNegotiation *negotiation, const c
 gboolean
 sdp_local_params_validate(const ChorusSdpLocalParams *local, guint8 fingerprint[32], GError **error)
 {
-  if (!sdp_ice_chars_valid(local->ice_ufrag, 4, 256) || !sdp_ice_chars_valid(local->ice_pwd, 22, 256)) {
-    g_set_error_literal(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL,
-                        "local ICE credentials are not valid ice-chars (ufrag 4..256, pwd 22..256)");
+  if (!sdp_ice_chars_valid(local->ice_ufrag, 4, 256) ||
+      !sdp_ice_chars_valid(local->ice_pwd, 22, 256)) {
+    g_set_error_literal(
+        error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL,
+        "local ICE credentials are not valid ice-chars (ufrag 4..256, pwd 22..256)");
     return FALSE;
   }
   if (!sdp_fingerprint_parse(local->fingerprint_sha256, fingerprint)) {

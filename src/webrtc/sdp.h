@@ -29,11 +29,11 @@ G_BEGIN_DECLS
 #define CHORUS_SDP_MAX_LINES 4096
 #define CHORUS_SDP_MAX_LINE_BYTES 4096
 #define CHORUS_SDP_MAX_MEDIA 64
-#define CHORUS_SDP_MAX_CANDIDATES 64     /* per m-line */
-#define CHORUS_SDP_MAX_SSRCS 32          /* distinct a=ssrc per m-line */
-#define CHORUS_SDP_MAX_RIDS 8            /* a=rid lines per m-line */
+#define CHORUS_SDP_MAX_CANDIDATES 64 /* per m-line */
+#define CHORUS_SDP_MAX_SSRCS 32      /* distinct a=ssrc per m-line */
+#define CHORUS_SDP_MAX_RIDS 8        /* a=rid lines per m-line */
 #define CHORUS_SDP_MAX_SIMULCAST_LAYERS 3
-#define CHORUS_SDP_MAX_ID_CHARS 64       /* mid, rid, msid ids, cname */
+#define CHORUS_SDP_MAX_ID_CHARS 64 /* mid, rid, msid ids, cname */
 
 /* ---- enums ------------------------------------------------------------ */
 
@@ -62,7 +62,7 @@ typedef enum {
 typedef enum {
   CHORUS_SDP_CODEC_UNKNOWN = 0,
   CHORUS_SDP_CODEC_OPUS,
-  CHORUS_SDP_CODEC_RED,     /* audio RED over Opus ("red/48000/2") */
+  CHORUS_SDP_CODEC_RED, /* audio RED over Opus ("red/48000/2") */
   CHORUS_SDP_CODEC_VP8,
   CHORUS_SDP_CODEC_VP9,
   CHORUS_SDP_CODEC_H264,
@@ -82,12 +82,12 @@ typedef enum {
 
 /* Header extensions Chorus knows (a=extmap); others are dropped. */
 typedef enum {
-  CHORUS_SDP_EXT_MID = 0,          /* urn:ietf:params:rtp-hdrext:sdes:mid */
-  CHORUS_SDP_EXT_RID,              /* ...:sdes:rtp-stream-id */
-  CHORUS_SDP_EXT_REPAIRED_RID,     /* ...:sdes:repaired-rtp-stream-id */
-  CHORUS_SDP_EXT_AUDIO_LEVEL,      /* urn:ietf:params:rtp-hdrext:ssrc-audio-level */
-  CHORUS_SDP_EXT_ABS_SEND_TIME,    /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time */
-  CHORUS_SDP_EXT_TRANSPORT_CC,     /* draft-holmer-rmcat-transport-wide-cc-extensions-01 */
+  CHORUS_SDP_EXT_MID = 0,           /* urn:ietf:params:rtp-hdrext:sdes:mid */
+  CHORUS_SDP_EXT_RID,               /* ...:sdes:rtp-stream-id */
+  CHORUS_SDP_EXT_REPAIRED_RID,      /* ...:sdes:repaired-rtp-stream-id */
+  CHORUS_SDP_EXT_AUDIO_LEVEL,       /* urn:ietf:params:rtp-hdrext:ssrc-audio-level */
+  CHORUS_SDP_EXT_ABS_SEND_TIME,     /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time */
+  CHORUS_SDP_EXT_TRANSPORT_CC,      /* draft-holmer-rmcat-transport-wide-cc-extensions-01 */
   CHORUS_SDP_EXT_VIDEO_ORIENTATION, /* urn:3gpp:video-orientation */
   CHORUS_SDP_EXT_COUNT,
 } ChorusSdpExtension;
@@ -108,11 +108,11 @@ ChorusSdpCodecId chorus_sdp_codec_id_from_name(const char *name, guint32 clock_r
 typedef struct {
   guint8 pt;
   ChorusSdpCodecId id;
-  char *name;            /* encoding name as written ("opus", "H264") */
+  char *name; /* encoding name as written ("opus", "H264") */
   guint32 clock_rate;
-  guint8 channels;       /* 0 when a=rtpmap gave none */
-  char *fmtp;            /* a=fmtp parameters, or NULL */
-  guint32 feedback;      /* ChorusSdpFeedback flags */
+  guint8 channels;  /* 0 when a=rtpmap gave none */
+  char *fmtp;       /* a=fmtp parameters, or NULL */
+  guint32 feedback; /* ChorusSdpFeedback flags */
 } ChorusSdpPayload;
 
 ChorusSdpPayload *chorus_sdp_payload_new(guint8 pt, const char *name, guint32 clock_rate,
@@ -126,32 +126,32 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusSdpPayload, chorus_sdp_payload_free)
 char *chorus_sdp_payload_get_fmtp_param(const ChorusSdpPayload *payload, const char *key);
 
 typedef struct {
-  guint8 id;                       /* 1..255 */
-  ChorusSdpDirection direction;    /* SENDRECV when the line gives none */
+  guint8 id;                    /* 1..255 */
+  ChorusSdpDirection direction; /* SENDRECV when the line gives none */
   char *uri;
 } ChorusSdpExtmap;
 
 typedef struct {
   char *id;
-  ChorusSdpDirection direction;    /* SENDONLY ("send") or RECVONLY ("recv") */
-  char *params;                    /* restrictions after the direction, or NULL */
+  ChorusSdpDirection direction; /* SENDONLY ("send") or RECVONLY ("recv") */
+  char *params;                 /* restrictions after the direction, or NULL */
 } ChorusSdpRid;
 
 typedef struct {
   char *rid;
-  gboolean paused;                 /* written "~rid" */
+  gboolean paused; /* written "~rid" */
 } ChorusSdpSimulcastLayer;
 
 typedef struct {
   guint32 ssrc;
-  char *cname;                     /* NULL if no a=ssrc:X cname: */
-  char *msid_stream;               /* from a=ssrc:X msid:, or NULL */
+  char *cname;       /* NULL if no a=ssrc:X cname: */
+  char *msid_stream; /* from a=ssrc:X msid:, or NULL */
   char *msid_track;
 } ChorusSdpSsrc;
 
 typedef struct {
-  char *semantics;                 /* "FID", "SIM", ... */
-  GArray *ssrcs;                   /* guint32 */
+  char *semantics; /* "FID", "SIM", ... */
+  GArray *ssrcs;   /* guint32 */
 } ChorusSdpSsrcGroup;
 
 typedef enum {
@@ -166,13 +166,13 @@ typedef enum {
 typedef struct {
   char foundation[33];
   guint component;
-  gboolean tcp;                    /* FALSE: udp */
+  gboolean tcp; /* FALSE: udp */
   guint32 priority;
-  char address[256];               /* IP literal or mDNS host name */
+  char address[256]; /* IP literal or mDNS host name */
   guint16 port;
   ChorusSdpCandidateType type;
-  char tcptype[8];                 /* "active"/"passive"/"so" or "" */
-  char related_address[256];       /* "" when absent */
+  char tcptype[8];           /* "active"/"passive"/"so" or "" */
+  char related_address[256]; /* "" when absent */
   guint16 related_port;
 } ChorusSdpCandidate;
 
@@ -182,11 +182,11 @@ gboolean chorus_sdp_candidate_parse(const char *text, ChorusSdpCandidate *out, G
 
 typedef struct {
   ChorusSdpKind kind;
-  char *media;                     /* "audio", "video", "application", ... */
-  guint16 port;                    /* 0: rejected (unless bundle_only) */
-  char *proto;                     /* "UDP/TLS/RTP/SAVPF" */
-  char *formats;                   /* the m= line's format list, as written */
-  char *mid;                       /* NULL if none */
+  char *media;   /* "audio", "video", "application", ... */
+  guint16 port;  /* 0: rejected (unless bundle_only) */
+  char *proto;   /* "UDP/TLS/RTP/SAVPF" */
+  char *formats; /* the m= line's format list, as written */
+  char *mid;     /* NULL if none */
   ChorusSdpDirection direction;
   gboolean rtcp_mux;
   gboolean rtcp_rsize;
@@ -197,32 +197,32 @@ typedef struct {
    * m-line's. */
   char *ice_ufrag;
   char *ice_pwd;
-  gboolean ice_trickle;            /* a=ice-options:trickle */
-  gboolean has_fingerprint;        /* a sha-256 fingerprint was given */
+  gboolean ice_trickle;     /* a=ice-options:trickle */
+  gboolean has_fingerprint; /* a sha-256 fingerprint was given */
   guint8 fingerprint_sha256[32];
   ChorusSdpSetup setup;
-  GPtrArray *candidates;           /* char *: "candidate:..." (no "a=") */
+  GPtrArray *candidates; /* char *: "candidate:..." (no "a=") */
   gboolean end_of_candidates;
 
-  char *msid_stream;               /* a=msid, or NULL */
+  char *msid_stream; /* a=msid, or NULL */
   char *msid_track;
-  GPtrArray *payloads;             /* ChorusSdpPayload *, in m= line order */
-  GPtrArray *extmaps;              /* ChorusSdpExtmap * */
-  GPtrArray *rids;                 /* ChorusSdpRid * */
+  GPtrArray *payloads;                    /* ChorusSdpPayload *, in m= line order */
+  GPtrArray *extmaps;                     /* ChorusSdpExtmap * */
+  GPtrArray *rids;                        /* ChorusSdpRid * */
   ChorusSdpDirection simulcast_direction; /* SENDONLY/RECVONLY when simulcast is set */
-  GPtrArray *simulcast;            /* ChorusSdpSimulcastLayer *; empty when none */
-  GPtrArray *ssrcs;                /* ChorusSdpSsrc *, in order of first appearance */
-  GPtrArray *ssrc_groups;          /* ChorusSdpSsrcGroup * */
-  guint sctp_port;                 /* application: a=sctp-port, 0 if none */
+  GPtrArray *simulcast;                   /* ChorusSdpSimulcastLayer *; empty when none */
+  GPtrArray *ssrcs;                       /* ChorusSdpSsrc *, in order of first appearance */
+  GPtrArray *ssrc_groups;                 /* ChorusSdpSsrcGroup * */
+  guint sctp_port;                        /* application: a=sctp-port, 0 if none */
 } ChorusSdpMedia;
 
 typedef struct {
-  guint64 session_id;              /* o= line */
+  guint64 session_id; /* o= line */
   guint64 session_version;
   gboolean ice_lite;
   gboolean extmap_allow_mixed;
-  char **bundle;                   /* mids of the first a=group:BUNDLE, NULL-terminated; NULL if none */
-  GPtrArray *media;                /* ChorusSdpMedia * */
+  char **bundle;    /* mids of the first a=group:BUNDLE, NULL-terminated; NULL if none */
+  GPtrArray *media; /* ChorusSdpMedia * */
 } ChorusSdpSession;
 
 ChorusSdpMedia *chorus_sdp_media_new(ChorusSdpKind kind);
@@ -290,40 +290,42 @@ char *chorus_sdp_h264_answer_fmtp(const char *offer_fmtp, guint8 local_max_level
 
 /* The remote side of the one (bundled) transport. */
 typedef struct {
-  guint mline;                     /* index of the BUNDLE-tagged m-line it comes from */
+  guint mline; /* index of the BUNDLE-tagged m-line it comes from */
   char *mid;
   char *ice_ufrag;
   char *ice_pwd;
   gboolean ice_lite;
   gboolean ice_trickle;
   guint8 fingerprint_sha256[32];
-  ChorusSdpSetup setup;            /* the remote's a=setup */
-  gboolean dtls_server;            /* TRUE when Chorus is the DTLS server */
-  char **candidates;               /* "candidate:..." strings, NULL-terminated: those of every
-                                    * bundled m-line with the tag's ice-ufrag (Chromium lists
-                                    * them in m-line 0 only, which Chorus may have rejected) */
+  ChorusSdpSetup setup; /* the remote's a=setup */
+  gboolean dtls_server; /* TRUE when Chorus is the DTLS server */
+  char **candidates;    /* "candidate:..." strings, NULL-terminated: those of every
+                         * bundled m-line with the tag's ice-ufrag (Chromium lists
+                         * them in m-line 0 only, which Chorus may have rejected) */
   gboolean end_of_candidates;
 } ChorusSdpTransport;
 
 /* What was agreed for one m-line. */
 typedef struct {
-  guint mline;                     /* index in the SDP */
+  guint mline; /* index in the SDP */
   char *mid;
   ChorusSdpKind kind;
-  gboolean accepted;               /* FALSE: rejected (port 0) or not negotiable */
-  char *reject_reason;             /* why not accepted, else NULL */
-  ChorusSdpDirection direction;    /* Chorus's side: RECVONLY/SENDONLY/INACTIVE */
-  ChorusSdpPayload *codec;         /* the media codec (pt, name, clock, channels, fmtp, feedback); NULL if not accepted */
-  gint rtx_pt;                     /* -1: none */
-  gint red_pt;                     /* -1: none (audio RED over codec->pt) */
-  guint8 ext_ids[CHORUS_SDP_EXT_COUNT]; /* id per known extension of THIS m-line; 0: not negotiated */
+  gboolean accepted;            /* FALSE: rejected (port 0) or not negotiable */
+  char *reject_reason;          /* why not accepted, else NULL */
+  ChorusSdpDirection direction; /* Chorus's side: RECVONLY/SENDONLY/INACTIVE */
+  ChorusSdpPayload *
+      codec; /* the media codec (pt, name, clock, channels, fmtp, feedback); NULL if not accepted */
+  gint rtx_pt; /* -1: none */
+  gint red_pt; /* -1: none (audio RED over codec->pt) */
+  guint8
+      ext_ids[CHORUS_SDP_EXT_COUNT]; /* id per known extension of THIS m-line; 0: not negotiated */
   gboolean rtcp_rsize;
-  GPtrArray *rids;                 /* ChorusSdpSimulcastLayer *, the simulcast layers in order; empty: none */
-  GArray *ssrcs;                   /* guint32 media SSRCs (SIM order when given) */
-  GArray *rtx_ssrcs;               /* guint32, parallel to ssrcs; 0 when no FID pair */
+  GPtrArray *rids;   /* ChorusSdpSimulcastLayer *, the simulcast layers in order; empty: none */
+  GArray *ssrcs;     /* guint32 media SSRCs (SIM order when given) */
+  GArray *rtx_ssrcs; /* guint32, parallel to ssrcs; 0 when no FID pair */
   char *msid_stream;
   char *msid_track;
-  char *track_key;                 /* subscriber side: the caller's key of the track; else NULL */
+  char *track_key; /* subscriber side: the caller's key of the track; else NULL */
 } ChorusSdpMediaResult;
 
 void chorus_sdp_media_result_free(ChorusSdpMediaResult *result);
@@ -341,8 +343,8 @@ typedef struct {
   char *sdp;
   ChorusSdpSession *remote;
   ChorusSdpTransport transport;
-  gboolean extmap_allow_mixed;     /* the remote allows two-byte header extensions */
-  GPtrArray *media;                /* ChorusSdpMediaResult *, one per m-line, in order */
+  gboolean extmap_allow_mixed; /* the remote allows two-byte header extensions */
+  GPtrArray *media;            /* ChorusSdpMediaResult *, one per m-line, in order */
 } ChorusSdpNegotiation;
 
 void chorus_sdp_negotiation_free(ChorusSdpNegotiation *negotiation);
@@ -358,21 +360,21 @@ const ChorusSdpMediaResult *chorus_sdp_negotiation_find_mid(const ChorusSdpNegot
 
 /* Chorus's own transport parameters, written into what it sends. */
 typedef struct {
-  const char *ice_ufrag;           /* required: 4..256 ice-chars */
-  const char *ice_pwd;             /* required: 22..256 ice-chars */
-  const char *fingerprint_sha256;  /* required: "AB:CD:..." (32 bytes) */
-  const char *const *candidates;   /* NULL-terminated "candidate:..." strings, or NULL */
+  const char *ice_ufrag;          /* required: 4..256 ice-chars */
+  const char *ice_pwd;            /* required: 22..256 ice-chars */
+  const char *fingerprint_sha256; /* required: "AB:CD:..." (32 bytes) */
+  const char *const *candidates;  /* NULL-terminated "candidate:..." strings, or NULL */
   gboolean end_of_candidates;
   gboolean ice_lite;
-  guint64 session_id;              /* o= line */
-  guint64 session_version;         /* o= line (publisher answers; the offerer counts its own) */
+  guint64 session_id;      /* o= line */
+  guint64 session_version; /* o= line (publisher answers; the offerer counts its own) */
 } ChorusSdpLocalParams;
 
 typedef struct {
-  guint32 codecs;                  /* allowed codecs as bits (1 << ChorusSdpCodecId), RED
-                                    * included; 0: all Chorus supports */
-  gboolean no_red;                 /* TRUE: do not accept audio RED */
-  guint8 h264_max_level;           /* 0: 52 (level 5.2) */
+  guint32 codecs;        /* allowed codecs as bits (1 << ChorusSdpCodecId), RED
+                          * included; 0: all Chorus supports */
+  gboolean no_red;       /* TRUE: do not accept audio RED */
+  guint8 h264_max_level; /* 0: 52 (level 5.2) */
 } ChorusSdpAnswerOptions;
 
 /* Answers a publisher's offer. Per m-line ONE media codec, because an SFU
@@ -395,16 +397,16 @@ ChorusSdpNegotiation *chorus_sdp_negotiation_answer_offer(const char *offer,
 
 /* One track to send to a subscriber. All pointers borrowed for the call. */
 typedef struct {
-  const char *track_key;           /* the caller's unique id of the track (e.g. track id) */
-  ChorusSdpKind kind;              /* AUDIO or VIDEO */
-  const ChorusSdpPayload *codec;   /* the publisher's codec; its pt is kept when free */
-  gboolean rtx;                    /* offer RTX (needs rtx_ssrc) */
-  gboolean red;                    /* audio: offer RED over Opus, preferred */
+  const char *track_key;         /* the caller's unique id of the track (e.g. track id) */
+  ChorusSdpKind kind;            /* AUDIO or VIDEO */
+  const ChorusSdpPayload *codec; /* the publisher's codec; its pt is kept when free */
+  gboolean rtx;                  /* offer RTX (needs rtx_ssrc) */
+  gboolean red;                  /* audio: offer RED over Opus, preferred */
   guint32 ssrc;
-  guint32 rtx_ssrc;                /* 0: none */
-  const char *stream_id;           /* a=msid stream id */
-  const char *track_id;            /* a=msid track id */
-  const char *cname;               /* NULL: "chorus" */
+  guint32 rtx_ssrc;      /* 0: none */
+  const char *stream_id; /* a=msid stream id */
+  const char *track_id;  /* a=msid track id */
+  const char *cname;     /* NULL: "chorus" */
 } ChorusSdpTrack;
 
 /* Per-PeerConnection state of the subscriber side: the m-line slots, the
