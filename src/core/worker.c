@@ -1,12 +1,24 @@
 #include "core/worker.h"
 
+typedef struct {
+  guint id;
+  ChorusWorkerTickFunc func;
+  gpointer user_data;
+} Ticker;
+
 struct _ChorusWorker {
   guint index;
   GThread *thread;
   GMainContext *context;
   GMainLoop *loop;
   guint rooms; /* owned by the main thread */
+  /* Owned by the worker thread: */
+  GArray *tickers; /* Ticker */
+  guint next_ticker_id;
+  GSource *tick_source;
 };
+
+static GPrivate current_worker;
 
 struct _ChorusWorkerPool {
   ChorusWorker **workers;
@@ -17,6 +29,7 @@ static gpointer
 worker_main(gpointer data)
 {
   ChorusWorker *w = data;
+  g_private_set(&current_worker, w);
   g_main_context_push_thread_default(w->context);
   g_main_loop_run(w->loop);
   g_main_context_pop_thread_default(w->context);
@@ -35,6 +48,7 @@ chorus_worker_pool_new(guint count)
     w->index = i;
     w->context = g_main_context_new();
     w->loop = g_main_loop_new(w->context, FALSE);
+    w->tickers = g_array_new(FALSE, FALSE, sizeof(Ticker));
     g_autofree char *name = g_strdup_printf("chorus-w%u", i);
     w->thread = g_thread_new(name, worker_main, w);
     pool->workers[i] = w;
@@ -64,6 +78,11 @@ chorus_worker_pool_free(ChorusWorkerPool *pool)
     /* Run what is still queued so destroy notifies are not leaked. */
     while (g_main_context_iteration(w->context, FALSE))
       ;
+    if (w->tick_source) {
+      g_source_destroy(w->tick_source);
+      g_source_unref(w->tick_source);
+    }
+    g_array_unref(w->tickers);
     g_main_loop_unref(w->loop);
     g_main_context_unref(w->context);
     g_free(w);
@@ -172,4 +191,53 @@ gboolean
 chorus_worker_is_current(ChorusWorker *worker)
 {
   return g_main_context_is_owner(worker->context);
+}
+
+ChorusWorker *
+chorus_worker_get_current(void)
+{
+  return g_private_get(&current_worker);
+}
+
+static gboolean
+on_tick(gpointer user_data)
+{
+  ChorusWorker *w = user_data;
+  gint64 now_us = g_get_monotonic_time();
+  /* By index: a ticker may add or remove tickers. */
+  for (guint i = 0; i < w->tickers->len; i++) {
+    Ticker t = g_array_index(w->tickers, Ticker, i);
+    t.func(t.user_data, now_us);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+guint
+chorus_worker_add_ticker(ChorusWorker *worker, ChorusWorkerTickFunc func, gpointer user_data)
+{
+  g_return_val_if_fail(g_main_context_is_owner(worker->context), 0);
+  Ticker t = { ++worker->next_ticker_id, func, user_data };
+  g_array_append_val(worker->tickers, t);
+  if (worker->tick_source == NULL) {
+    worker->tick_source = g_timeout_source_new(CHORUS_WORKER_TICK_US / 1000);
+    g_source_set_callback(worker->tick_source, on_tick, worker, NULL);
+    g_source_set_static_name(worker->tick_source, "chorus-worker-tick");
+    g_source_attach(worker->tick_source, worker->context);
+  }
+  return t.id;
+}
+
+void
+chorus_worker_remove_ticker(ChorusWorker *worker, guint id)
+{
+  for (guint i = 0; i < worker->tickers->len; i++) {
+    if (g_array_index(worker->tickers, Ticker, i).id == id) {
+      g_array_remove_index(worker->tickers, i);
+      break;
+    }
+  }
+  if (worker->tickers->len == 0 && worker->tick_source) {
+    g_source_destroy(worker->tick_source);
+    g_clear_pointer(&worker->tick_source, g_source_unref);
+  }
 }

@@ -40,6 +40,17 @@ void chorus_worker_invoke(ChorusWorker *worker, GSourceFunc func, gpointer data,
  * start-up, shutdown, tests). Must not be called from that worker. */
 void chorus_worker_invoke_sync(ChorusWorker *worker, GSourceFunc func, gpointer data);
 
+/* The worker's one timer (STYLE.md: one timer per worker, not one per
+ * feature and participant): every CHORUS_WORKER_TICK_US it calls each
+ * registered ticker with the current time; tickers do their due work
+ * (NACKs, feedback, reports) there. Worker thread only. Returns an id. */
+#define CHORUS_WORKER_TICK_US (10 * 1000)
+typedef void (*ChorusWorkerTickFunc)(gpointer user_data, gint64 now_us);
+guint chorus_worker_add_ticker(ChorusWorker *worker, ChorusWorkerTickFunc func, gpointer user_data);
+void chorus_worker_remove_ticker(ChorusWorker *worker, guint id);
+/* The worker of the calling thread, or NULL on other threads. */
+ChorusWorker *chorus_worker_get_current(void);
+
 /* TRUE when called on @worker's thread. */
 gboolean chorus_worker_is_current(ChorusWorker *worker);
 

@@ -155,7 +155,9 @@ struct _MediaRoom {
   GHashTable *tracks;                  /* id -> Uptrack * (borrowed from parts) */
   guint32 rtcp_ssrc;
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
-  GSource *housekeeping;
+  ChorusWorker *worker;
+  guint ticker_id;                     /* the worker's timer calls media_room_tick */
+  gint64 last_flush_us;
   guint8 out[MEDIA_PKT_BYTES];         /* per-room scratch for rewritten packets */
 };
 

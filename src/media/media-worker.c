@@ -338,10 +338,14 @@ local_params(ChorusPeer *peer, ChorusMediaEngine *engine, ChorusSdpLocalParams *
 
 /* ---- room ------------------------------------------------------------------- */
 
-static gboolean
-housekeeping(gpointer data)
+/* Called by the worker's one timer every CHORUS_WORKER_TICK_US. */
+static void
+media_room_tick(gpointer data, gint64 now_us)
 {
   MediaRoom *room = data;
+  if (now_us - room->last_flush_us < G_USEC_PER_SEC)
+    return;
+  room->last_flush_us = now_us;
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init(&it, room->parts);
@@ -351,7 +355,6 @@ housekeeping(gpointer data)
     account_peer(room, part->sub, &part->sub_seen);
   }
   flush_counters(room);
-  return G_SOURCE_CONTINUE;
 }
 
 MediaRoom *
@@ -366,10 +369,10 @@ media_room_new(ChorusMediaEngine *engine, GMainContext *context, MediaLink *link
   room->parts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)part_free);
   room->tracks = g_hash_table_new(g_str_hash, g_str_equal);
   room->rtcp_ssrc = random_ssrc();
-  room->housekeeping = g_timeout_source_new_seconds(1);
-  g_source_set_callback(room->housekeeping, housekeeping, room, NULL);
-  g_source_set_static_name(room->housekeeping, "chorus-media-housekeeping");
-  g_source_attach(room->housekeeping, context);
+  room->worker = chorus_worker_get_current();
+  room->last_flush_us = g_get_monotonic_time();
+  if (room->worker)
+    room->ticker_id = chorus_worker_add_ticker(room->worker, media_room_tick, room);
   return room;
 }
 
@@ -378,8 +381,8 @@ media_room_free(MediaRoom *room)
 {
   if (room == NULL)
     return;
-  g_source_destroy(room->housekeeping);
-  g_source_unref(room->housekeeping);
+  if (room->worker)
+    chorus_worker_remove_ticker(room->worker, room->ticker_id);
   /* Downtracks point at other participants' uptracks: drop them all first. */
   GHashTableIter it;
   gpointer value;
