@@ -17,20 +17,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check_error(const GError *error)
 {
-  if (error == NULL || error->domain != CHORUS_ERROR || error->code != CHORUS_ERROR_NEGOTIATION_FAILED)
+  if (error == NULL || error->domain != CHORUS_ERROR ||
+      error->code != CHORUS_ERROR_NEGOTIATION_FAILED)
     abort();
 }
 
-static const char *const candidates[] = { "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host", NULL };
+static const char *const candidates[] = {"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host",
+                                         NULL};
 static const ChorusSdpLocalParams local = {
-  .ice_ufrag = "Fuzz",
-  .ice_pwd = "fuzzFuzzFuzzFuzzFuzzFuzz",
-  .fingerprint_sha256 = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
-                        "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
-  .candidates = candidates,
-  .end_of_candidates = TRUE,
-  .session_id = 1,
-  .session_version = 1,
+    .ice_ufrag = "Fuzz",
+    .ice_pwd = "fuzzFuzzFuzzFuzzFuzzFuzz",
+    .fingerprint_sha256 = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                          "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+    .candidates = candidates,
+    .end_of_candidates = TRUE,
+    .session_id = 1,
+    .session_version = 1,
 };
 
 static void
@@ -55,7 +57,8 @@ static void
 fuzz_answer(const char *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(ChorusSdpNegotiation) negotiation = chorus_sdp_negotiation_answer_offer(text, &local, NULL, &error);
+  g_autoptr(ChorusSdpNegotiation) negotiation =
+      chorus_sdp_negotiation_answer_offer(text, &local, NULL, &error);
   if (negotiation == NULL) {
     check_error(error);
     return;
@@ -70,18 +73,26 @@ fuzz_answer(const char *text)
 static void
 fuzz_subscriber_answer(const char *text)
 {
-  static const ChorusSdpPayload opus = { .pt = 111, .name = "opus", .clock_rate = 48000, .channels = 2 };
-  static const ChorusSdpPayload vp8 = { .pt = 96, .name = "VP8", .clock_rate = 90000 };
+  static const ChorusSdpPayload opus = {
+      .pt = 111, .name = "opus", .clock_rate = 48000, .channels = 2};
+  static const ChorusSdpPayload vp8 = {.pt = 96, .name = "VP8", .clock_rate = 90000};
   const ChorusSdpTrack tracks[] = {
-    { .track_key = "a", .kind = CHORUS_SDP_KIND_AUDIO, .codec = &opus, .red = TRUE, .ssrc = 1 },
-    { .track_key = "v", .kind = CHORUS_SDP_KIND_VIDEO, .codec = &vp8, .rtx = TRUE, .ssrc = 2, .rtx_ssrc = 3 },
+      {.track_key = "a", .kind = CHORUS_SDP_KIND_AUDIO, .codec = &opus, .red = TRUE, .ssrc = 1},
+      {.track_key = "v",
+       .kind = CHORUS_SDP_KIND_VIDEO,
+       .codec = &vp8,
+       .rtx = TRUE,
+       .ssrc = 2,
+       .rtx_ssrc = 3},
   };
   g_autoptr(ChorusSdpOfferer) offerer = chorus_sdp_offerer_new(1);
   g_autoptr(GError) error = NULL;
-  g_autoptr(ChorusSdpNegotiation) offer = chorus_sdp_offerer_create_offer(offerer, tracks, 2, &local, &error);
+  g_autoptr(ChorusSdpNegotiation) offer =
+      chorus_sdp_offerer_create_offer(offerer, tracks, 2, &local, &error);
   if (offer == NULL)
     abort();
-  g_autoptr(ChorusSdpNegotiation) negotiation = chorus_sdp_offerer_apply_answer(offerer, text, &error);
+  g_autoptr(ChorusSdpNegotiation) negotiation =
+      chorus_sdp_offerer_apply_answer(offerer, text, &error);
   if (negotiation == NULL) {
     check_error(error);
     if (!chorus_sdp_offerer_has_pending_offer(offerer))
@@ -89,7 +100,8 @@ fuzz_subscriber_answer(const char *text)
     return;
   }
   /* a second offer after any accepted answer must work */
-  g_autoptr(ChorusSdpNegotiation) next = chorus_sdp_offerer_create_offer(offerer, tracks, 1, &local, &error);
+  g_autoptr(ChorusSdpNegotiation) next =
+      chorus_sdp_offerer_create_offer(offerer, tracks, 1, &local, &error);
   if (next == NULL)
     abort();
 }

@@ -54,7 +54,8 @@ START_TEST(test_parse_chromium_av)
   const ChorusSdpPayload *red = chorus_sdp_media_find_payload(audio, 63);
   ck_assert_int_eq(red->id, CHORUS_SDP_CODEC_RED);
   ck_assert_str_eq(red->fmtp, "111/111");
-  ck_assert_int_eq(chorus_sdp_media_find_payload(audio, 9)->id, CHORUS_SDP_CODEC_UNKNOWN); /* G722 */
+  ck_assert_int_eq(chorus_sdp_media_find_payload(audio, 9)->id,
+                   CHORUS_SDP_CODEC_UNKNOWN); /* G722 */
   ck_assert_uint_eq(chorus_sdp_media_find_extmap(audio, CHORUS_SDP_EXT_AUDIO_LEVEL)->id, 1);
   ck_assert_uint_eq(chorus_sdp_media_find_extmap(audio, CHORUS_SDP_EXT_MID)->id, 4);
   ck_assert_uint_eq(audio->ssrcs->len, 1);
@@ -102,7 +103,7 @@ START_TEST(test_parse_chromium_simulcast)
   ck_assert_uint_eq(video->rids->len, 3);
   ck_assert_uint_eq(video->simulcast->len, 3);
   ck_assert_int_eq(video->simulcast_direction, CHORUS_SDP_DIRECTION_SENDONLY);
-  const char *expected[] = { "q", "h", "f" };
+  const char *expected[] = {"q", "h", "f"};
   for (guint i = 0; i < 3; i++) {
     const ChorusSdpRid *rid = g_ptr_array_index(video->rids, i);
     const ChorusSdpSimulcastLayer *layer = g_ptr_array_index(video->simulcast, i);
@@ -140,8 +141,9 @@ END_TEST
 
 START_TEST(test_write_parse_idempotent)
 {
-  const char *fixtures[] = { "chromium-av-sendonly.sdp", "chromium-simulcast.sdp", "chromium-audio-only.sdp",
-                             "chromium-av-datachannel.sdp", "aiortc-av-sendonly.sdp" };
+  const char *fixtures[] = {"chromium-av-sendonly.sdp", "chromium-simulcast.sdp",
+                            "chromium-audio-only.sdp", "chromium-av-datachannel.sdp",
+                            "aiortc-av-sendonly.sdp"};
   for (guint f = 0; f < G_N_ELEMENTS(fixtures); f++) {
     g_autofree char *text = load_fixture(fixtures[f]);
     g_autoptr(ChorusSdpSession) first = parse_ok(text);
@@ -190,7 +192,8 @@ START_TEST(test_answer_chromium_av)
   ck_assert(audio->rtcp_rsize);
   ck_assert_uint_eq(audio->ssrcs->len, 1);
   g_autofree char *audio_ssrc = first_value(text, "a=ssrc:");
-  ck_assert_uint_eq(g_array_index(audio->ssrcs, guint32, 0), (guint32)strtoul(audio_ssrc, NULL, 10));
+  ck_assert_uint_eq(g_array_index(audio->ssrcs, guint32, 0),
+                    (guint32)strtoul(audio_ssrc, NULL, 10));
   g_autofree char *msid = first_value(text, "a=msid:");
   ck_assert(g_str_has_prefix(msid, audio->msid_stream));
 
@@ -209,8 +212,10 @@ START_TEST(test_answer_chromium_av)
   g_autofree char *fid = first_value(text, "a=ssrc-group:FID ");
   g_auto(GStrv) fid_ssrcs = g_strsplit(fid, " ", -1);
   ck_assert_uint_eq(video->ssrcs->len, 1);
-  ck_assert_uint_eq(g_array_index(video->ssrcs, guint32, 0), (guint32)strtoul(fid_ssrcs[0], NULL, 10));
-  ck_assert_uint_eq(g_array_index(video->rtx_ssrcs, guint32, 0), (guint32)strtoul(fid_ssrcs[1], NULL, 10));
+  ck_assert_uint_eq(g_array_index(video->ssrcs, guint32, 0),
+                    (guint32)strtoul(fid_ssrcs[0], NULL, 10));
+  ck_assert_uint_eq(g_array_index(video->rtx_ssrcs, guint32, 0),
+                    (guint32)strtoul(fid_ssrcs[1], NULL, 10));
 
   /* the client's transport */
   g_autofree char *ufrag = first_value(text, "a=ice-ufrag:");
@@ -264,7 +269,8 @@ START_TEST(test_answer_chromium_simulcast)
   ck_assert_int_eq(a1->simulcast_direction, CHORUS_SDP_DIRECTION_RECVONLY);
   ck_assert_uint_eq(a1->simulcast->len, 3);
   ck_assert_uint_eq(a1->rids->len, 3);
-  ck_assert_int_eq(((ChorusSdpRid *)g_ptr_array_index(a1->rids, 1))->direction, CHORUS_SDP_DIRECTION_RECVONLY);
+  ck_assert_int_eq(((ChorusSdpRid *)g_ptr_array_index(a1->rids, 1))->direction,
+                   CHORUS_SDP_DIRECTION_RECVONLY);
   g_autofree char *simulcast = first_value(n->sdp, "a=simulcast:");
   ck_assert_str_eq(simulcast, "recv q;h;f");
   ck_assert_uint_eq(count_lines(n->sdp, "a=rid:"), 3);
@@ -280,12 +286,12 @@ START_TEST(test_answer_chromium_audio_only)
   ck_assert_str_eq(result_at(n, 0)->codec->name, "opus");
 
   /* Without RED the answer keeps Opus alone. */
-  ChorusSdpAnswerOptions options = { .no_red = TRUE };
+  ChorusSdpAnswerOptions options = {.no_red = TRUE};
   g_autoptr(ChorusSdpNegotiation) plain = answer_ok(text, &options);
   ck_assert_int_eq(result_at(plain, 0)->red_pt, -1);
   ck_assert_uint_eq(count_lines(plain->sdp, "a=rtpmap:"), 1);
   /* A codec mask without RED means no RED either. */
-  ChorusSdpAnswerOptions mask = { .codecs = 1u << CHORUS_SDP_CODEC_OPUS };
+  ChorusSdpAnswerOptions mask = {.codecs = 1u << CHORUS_SDP_CODEC_OPUS};
   g_autoptr(ChorusSdpNegotiation) masked = answer_ok(text, &mask);
   ck_assert_int_eq(result_at(masked, 0)->red_pt, -1);
   mask.codecs |= 1u << CHORUS_SDP_CODEC_RED;
@@ -313,7 +319,9 @@ START_TEST(test_answer_rejects_datachannel)
   ck_assert_str_eq(a2->mid, "2");
   ck_assert_ptr_null(answer->bundle[2]); /* left out of BUNDLE */
   g_autofree char *section = media_section(n->sdp, 2);
-  ck_assert_str_eq(section, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\n");
+  ck_assert_str_eq(
+      section,
+      "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\n");
 }
 END_TEST
 
@@ -334,21 +342,25 @@ START_TEST(test_answer_aiortc_extension_ids_per_mline)
   ck_assert_int_eq(audio->red_pt, -1);
   ck_assert_uint_eq(video->codec->pt, 97);
   ck_assert_int_eq(video->rtx_pt, 98);
-  ck_assert_uint_eq(video->codec->feedback, CHORUS_SDP_FB_NACK | CHORUS_SDP_FB_NACK_PLI | CHORUS_SDP_FB_GOOG_REMB);
+  ck_assert_uint_eq(video->codec->feedback,
+                    CHORUS_SDP_FB_NACK | CHORUS_SDP_FB_NACK_PLI | CHORUS_SDP_FB_GOOG_REMB);
 
   /* The transport is the audio m-line's (the BUNDLE tag), not the video's. */
   g_autoptr(ChorusSdpSession) offer = parse_ok(text);
   ck_assert_str_eq(n->transport.ice_ufrag, media_at(offer, 0)->ice_ufrag);
   ck_assert_str_eq(n->transport.ice_pwd, media_at(offer, 0)->ice_pwd);
   ck_assert_uint_eq(g_strv_length(n->transport.candidates), 1);
-  ck_assert_str_eq(n->transport.candidates[0], g_ptr_array_index(media_at(offer, 0)->candidates, 0));
+  ck_assert_str_eq(n->transport.candidates[0],
+                   g_ptr_array_index(media_at(offer, 0)->candidates, 0));
   ck_assert(n->transport.end_of_candidates);
   ck_assert(!n->extmap_allow_mixed);
 
   /* The answer keeps the offered ids per m-line. */
   g_autoptr(ChorusSdpSession) answer = parse_ok(n->sdp);
-  ck_assert_uint_eq(chorus_sdp_media_find_extmap(media_at(answer, 0), CHORUS_SDP_EXT_AUDIO_LEVEL)->id, 2);
-  ck_assert_uint_eq(chorus_sdp_media_find_extmap(media_at(answer, 1), CHORUS_SDP_EXT_ABS_SEND_TIME)->id, 2);
+  ck_assert_uint_eq(
+      chorus_sdp_media_find_extmap(media_at(answer, 0), CHORUS_SDP_EXT_AUDIO_LEVEL)->id, 2);
+  ck_assert_uint_eq(
+      chorus_sdp_media_find_extmap(media_at(answer, 1), CHORUS_SDP_EXT_ABS_SEND_TIME)->id, 2);
 }
 END_TEST
 
@@ -361,7 +373,8 @@ START_TEST(test_answer_tag_moves_candidates_follow)
   g_autoptr(ChorusSdpNegotiation) n = answer_ok(no_opus, NULL);
   ck_assert(!result_at(n, 0)->accepted);
   ck_assert_str_eq(result_at(n, 0)->reject_reason,
-                   "no supported codec (offered: opux, red, G722, PCMU, PCMA, CN, telephone-event, telephone-event)");
+                   "no supported codec (offered: opux, red, G722, PCMU, PCMA, CN, telephone-event, "
+                   "telephone-event)");
   ck_assert_str_eq(n->transport.mid, "1");
   ck_assert_uint_eq(n->transport.mline, 1);
   ck_assert_uint_eq(g_strv_length(n->transport.candidates), count_lines(text, "a=candidate:"));
@@ -382,7 +395,8 @@ START_TEST(test_answer_ice_lite_and_setup)
   local.candidates = NULL;
   local.end_of_candidates = FALSE;
   g_autoptr(GError) error = NULL;
-  g_autoptr(ChorusSdpNegotiation) n = chorus_sdp_negotiation_answer_offer(text, &local, NULL, &error);
+  g_autoptr(ChorusSdpNegotiation) n =
+      chorus_sdp_negotiation_answer_offer(text, &local, NULL, &error);
   ck_assert_ptr_nonnull(n);
   g_autoptr(ChorusSdpSession) answer = parse_ok(n->sdp);
   ck_assert(answer->ice_lite);
@@ -402,7 +416,8 @@ START_TEST(test_answer_ice_lite_and_setup)
   /* Two ice-lite agents would never connect. */
   g_autofree char *lite = replace_all(text, "a=extmap-allow-mixed", "a=ice-lite");
   g_autoptr(GError) lite_error = NULL;
-  g_autoptr(ChorusSdpNegotiation) none = chorus_sdp_negotiation_answer_offer(lite, &local, NULL, &lite_error);
+  g_autoptr(ChorusSdpNegotiation) none =
+      chorus_sdp_negotiation_answer_offer(lite, &local, NULL, &lite_error);
   ck_assert_ptr_null(none);
   assert_error(lite_error, CHORUS_ERROR_NEGOTIATION_FAILED, "ice-lite");
 }
@@ -432,7 +447,8 @@ END_TEST
 START_TEST(test_answer_unsupported_audio_gets_port_0)
 {
   /* G722/PCMU-only audio is rejected, the video still accepted */
-  g_autofree char *audio = synth_media("audio", "a", "9 0", "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n");
+  g_autofree char *audio =
+      synth_media("audio", "a", "9 0", "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n");
   g_autofree char *video = synth_media("video", "v", "96 97", VP8_LINES);
   g_autofree char *offer = synth_offer("a v", audio, video);
   g_autoptr(ChorusSdpNegotiation) n = answer_ok(offer, NULL);
@@ -454,27 +470,31 @@ END_TEST
 
 START_TEST(test_answer_only_unsupported_is_error)
 {
-  g_autofree char *audio = synth_media("audio", "a", "9 0", "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n");
+  g_autofree char *audio =
+      synth_media("audio", "a", "9 0", "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n");
   g_autofree char *offer = synth_offer("a", audio, NULL);
   g_autoptr(GError) error = answer_error(offer);
   assert_error(error, CHORUS_ERROR_NEGOTIATION_FAILED,
                "no usable m-line: m-line 0 (audio): no supported codec (offered: G722, PCMU)");
 
   /* a data channel alone is no better */
-  g_autofree char *data =
-    g_strdup("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n" T_TRANSPORT
-             "a=mid:d\r\na=sctp-port:5000\r\n");
+  g_autofree char *data = g_strdup(
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n" T_TRANSPORT
+      "a=mid:d\r\na=sctp-port:5000\r\n");
   g_autofree char *offer2 = synth_offer("d", data, NULL);
   g_autoptr(GError) error2 = answer_error(offer2);
-  assert_error(error2, CHORUS_ERROR_NEGOTIATION_FAILED, "m-line 0 (application): unsupported media 'application'");
+  assert_error(error2, CHORUS_ERROR_NEGOTIATION_FAILED,
+               "m-line 0 (application): unsupported media 'application'");
 
   /* codecs can be restricted: VP8 only, offered H264 only */
   g_autofree char *h264 = synth_video_offer(
-    "102", "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n");
+      "102",
+      "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n");
   ChorusSdpLocalParams local = local_params();
-  ChorusSdpAnswerOptions options = { .codecs = 1u << CHORUS_SDP_CODEC_VP8 };
+  ChorusSdpAnswerOptions options = {.codecs = 1u << CHORUS_SDP_CODEC_VP8};
   g_autoptr(GError) error3 = NULL;
-  g_autoptr(ChorusSdpNegotiation) none = chorus_sdp_negotiation_answer_offer(h264, &local, &options, &error3);
+  g_autoptr(ChorusSdpNegotiation) none =
+      chorus_sdp_negotiation_answer_offer(h264, &local, &options, &error3);
   ck_assert_ptr_null(none);
   assert_error(error3, CHORUS_ERROR_NEGOTIATION_FAILED, "no supported codec (offered: H264)");
 }
@@ -488,27 +508,35 @@ START_TEST(test_answer_video_codec_choice)
     guint expected_pt;
     const char *expected_fmtp;
   } cases[] = {
-    /* offer order wins among supported codecs */
-    { "102 96", "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n"
-                "a=rtpmap:96 VP8/90000\r\n",
-      102, "packetization-mode=1;profile-level-id=42e01f" },
-    /* packetization-mode=0 is not supported */
-    { "102 96", "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=0;profile-level-id=42e01f\r\n"
-                "a=rtpmap:96 VP8/90000\r\n",
-      96, NULL },
-    /* VP9 profile 2 skipped for profile 0 */
-    { "100 98", "a=rtpmap:100 VP9/90000\r\na=fmtp:100 profile-id=2\r\na=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n",
-      98, "profile-id=0" },
-    /* AV1 */
-    { "45", "a=rtpmap:45 AV1/90000\r\na=fmtp:45 level-idx=5;profile=0;tier=0\r\n", 45, "level-idx=5;profile=0;tier=0" },
-    /* an unknown codec first, then VP8 */
-    { "127 96", "a=rtpmap:127 H265/90000\r\na=rtpmap:96 VP8/90000\r\n", 96, NULL },
-    /* level asymmetry: Chorus answers its own level */
-    { "108", "a=rtpmap:108 H264/90000\r\na=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n",
-      108, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034" },
-    /* High profile without asymmetry keeps the lower (offered) level */
-    { "122", "a=rtpmap:122 H264/90000\r\na=fmtp:122 packetization-mode=1;profile-level-id=64001f\r\n", 122,
-      "packetization-mode=1;profile-level-id=64001f" },
+      /* offer order wins among supported codecs */
+      {"102 96",
+       "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n"
+       "a=rtpmap:96 VP8/90000\r\n",
+       102, "packetization-mode=1;profile-level-id=42e01f"},
+      /* packetization-mode=0 is not supported */
+      {"102 96",
+       "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=0;profile-level-id=42e01f\r\n"
+       "a=rtpmap:96 VP8/90000\r\n",
+       96, NULL},
+      /* VP9 profile 2 skipped for profile 0 */
+      {"100 98",
+       "a=rtpmap:100 VP9/90000\r\na=fmtp:100 profile-id=2\r\na=rtpmap:98 VP9/90000\r\na=fmtp:98 "
+       "profile-id=0\r\n",
+       98, "profile-id=0"},
+      /* AV1 */
+      {"45", "a=rtpmap:45 AV1/90000\r\na=fmtp:45 level-idx=5;profile=0;tier=0\r\n", 45,
+       "level-idx=5;profile=0;tier=0"},
+      /* an unknown codec first, then VP8 */
+      {"127 96", "a=rtpmap:127 H265/90000\r\na=rtpmap:96 VP8/90000\r\n", 96, NULL},
+      /* level asymmetry: Chorus answers its own level */
+      {"108",
+       "a=rtpmap:108 H264/90000\r\na=fmtp:108 "
+       "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n",
+       108, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034"},
+      /* High profile without asymmetry keeps the lower (offered) level */
+      {"122",
+       "a=rtpmap:122 H264/90000\r\na=fmtp:122 packetization-mode=1;profile-level-id=64001f\r\n",
+       122, "packetization-mode=1;profile-level-id=64001f"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autofree char *offer = synth_video_offer(cases[i].pts, cases[i].lines);
@@ -517,20 +545,24 @@ START_TEST(test_answer_video_codec_choice)
     ck_assert_msg(video->codec->pt == cases[i].expected_pt, "case %u: pt %u", i, video->codec->pt);
     ck_assert_pstr_eq(video->codec->fmtp, cases[i].expected_fmtp);
     g_autoptr(ChorusSdpSession) answer = parse_ok(n->sdp);
-    const ChorusSdpPayload *written = chorus_sdp_media_find_payload(media_at(answer, 0), cases[i].expected_pt);
+    const ChorusSdpPayload *written =
+        chorus_sdp_media_find_payload(media_at(answer, 0), cases[i].expected_pt);
     ck_assert_pstr_eq(written->fmtp, cases[i].expected_fmtp);
   }
 
   /* the local level caps the answer without asymmetry */
   g_autofree char *offer = synth_video_offer(
-    "102", "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e034\r\n");
-  ChorusSdpAnswerOptions options = { .h264_max_level = 31 };
+      "102",
+      "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e034\r\n");
+  ChorusSdpAnswerOptions options = {.h264_max_level = 31};
   g_autoptr(ChorusSdpNegotiation) capped = answer_ok(offer, &options);
-  ck_assert_str_eq(result_at(capped, 0)->codec->fmtp, "packetization-mode=1;profile-level-id=42e01f");
+  ck_assert_str_eq(result_at(capped, 0)->codec->fmtp,
+                   "packetization-mode=1;profile-level-id=42e01f");
 
   /* predictive high 4:4:4 is not taken */
   g_autofree char *p444 = synth_video_offer(
-    "102", "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=f4001f\r\n");
+      "102",
+      "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=f4001f\r\n");
   g_autoptr(GError) error = answer_error(p444);
   assert_error(error, CHORUS_ERROR_NEGOTIATION_FAILED, "no supported codec");
 }
@@ -538,9 +570,10 @@ END_TEST
 
 START_TEST(test_simulcast_rids)
 {
-  const char *rids = "a=rtpmap:96 VP8/90000\r\n"
-                     "a=rid:a send\r\na=rid:b send max-width=640\r\na=rid:c send\r\na=rid:d send\r\n"
-                     "a=simulcast:send a;~b;c,x;d\r\n";
+  const char *rids =
+      "a=rtpmap:96 VP8/90000\r\n"
+      "a=rid:a send\r\na=rid:b send max-width=640\r\na=rid:c send\r\na=rid:d send\r\n"
+      "a=simulcast:send a;~b;c,x;d\r\n";
   g_autofree char *offer = synth_video_offer("96", rids);
   g_autoptr(ChorusSdpSession) session = parse_ok(offer);
   const ChorusSdpMedia *video = media_at(session, 0);
@@ -562,30 +595,40 @@ START_TEST(test_simulcast_rids)
   ck_assert_uint_eq(count_lines(n->sdp, "a=rid:"), 3);
 
   /* unknown rtcp-fb kinds, even with several parameters, are skipped */
-  g_autofree char *fb = synth_video_offer(
-    "96", "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 ccm tmmbr smaxpr=120\r\na=rtcp-fb:* nack\r\na=rtcp-fb:96 nack sli\r\n");
+  g_autofree char *fb =
+      synth_video_offer("96", "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 ccm tmmbr "
+                              "smaxpr=120\r\na=rtcp-fb:* nack\r\na=rtcp-fb:96 nack sli\r\n");
   g_autoptr(ChorusSdpSession) fb_session = parse_ok(fb);
-  ck_assert_uint_eq(chorus_sdp_media_find_payload(media_at(fb_session, 0), 96)->feedback, CHORUS_SDP_FB_NACK);
+  ck_assert_uint_eq(chorus_sdp_media_find_payload(media_at(fb_session, 0), 96)->feedback,
+                    CHORUS_SDP_FB_NACK);
 
   /* the old draft's "rid=" prefix */
-  g_autofree char *old = synth_video_offer("96", "a=rtpmap:96 VP8/90000\r\na=rid:x send\r\na=simulcast:send rid=x\r\n");
+  g_autofree char *old = synth_video_offer(
+      "96", "a=rtpmap:96 VP8/90000\r\na=rid:x send\r\na=simulcast:send rid=x\r\n");
   g_autoptr(ChorusSdpSession) old_session = parse_ok(old);
   ck_assert_uint_eq(media_at(old_session, 0)->simulcast->len, 1);
 
   /* errors */
   const char *bad[] = {
-    "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send a;z\r\n",   /* z undeclared */
-    "a=rtpmap:96 VP8/90000\r\na=rid:a recv\r\na=simulcast:send a\r\n",     /* wrong direction */
-    "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=rid:a send\r\n",           /* twice */
-    "a=rtpmap:96 VP8/90000\r\na=rid:toolongtoolongtoolong send\r\n",       /* > 16 chars */
-    "a=rtpmap:96 VP8/90000\r\na=rid:a sideways\r\n",
-    "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:both a\r\n",
-    "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send\r\n",
-    "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send a;;a\r\n",
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send a;z\r\n", /* z undeclared */
+      "a=rtpmap:96 VP8/90000\r\na=rid:a recv\r\na=simulcast:send a\r\n",   /* wrong direction */
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=rid:a send\r\n",         /* twice */
+      "a=rtpmap:96 VP8/90000\r\na=rid:toolongtoolongtoolong send\r\n",     /* > 16 chars */
+      "a=rtpmap:96 VP8/90000\r\na=rid:a sideways\r\n",
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:both a\r\n",
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send\r\n",
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=simulcast:send a;;a\r\n",
+      "a=rtpmap:96 VP8/90000\r\na=rid:a send\r\na=rid:b send\r\na=simulcast:send a;~b;a\r\n",
   };
-  const char *messages[] = { "names rid 'z' without a matching a=rid", "names rid 'a' without", "a=rid defined twice",
-                             "malformed a=rid", "malformed a=rid", "malformed a=simulcast",
-                             "a=simulcast without streams", "malformed rid in a=simulcast" };
+  const char *messages[] = {"names rid 'z' without a matching a=rid",
+                            "names rid 'a' without",
+                            "a=rid defined twice",
+                            "malformed a=rid",
+                            "malformed a=rid",
+                            "malformed a=simulcast",
+                            "a=simulcast without streams",
+                            "malformed rid in a=simulcast",
+                            "rid named twice in a=simulcast"};
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autofree char *text = synth_video_offer("96", bad[i]);
     g_autoptr(GError) error = NULL;
@@ -600,11 +643,13 @@ START_TEST(test_bundle_inheritance_and_session_level)
 {
   /* Transport attributes at session level (Firefox style) */
   g_autofree char *session_level = g_strdup_printf(
-    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-1 "
-    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33\r\na=fingerprint:sha-256 %s\r\n"
-    "a=ice-ufrag:sess\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\na=group:BUNDLE a\r\n"
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:a\r\na=sendonly\r\na=rtcp-mux\r\n" OPUS_LINES,
-    TEST_FP);
+      "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-1 "
+      "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33\r\na=fingerprint:sha-256 %s\r\n"
+      "a=ice-ufrag:sess\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\na=group:"
+      "BUNDLE a\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 "
+      "0.0.0.0\r\na=mid:a\r\na=sendonly\r\na=rtcp-mux\r\n" OPUS_LINES,
+      TEST_FP);
   g_autoptr(ChorusSdpSession) s1 = parse_ok(session_level);
   ck_assert_str_eq(media_at(s1, 0)->ice_ufrag, "sess");
   ck_assert(media_at(s1, 0)->has_fingerprint && media_at(s1, 0)->ice_trickle);
@@ -612,7 +657,8 @@ START_TEST(test_bundle_inheritance_and_session_level)
 
   /* RFC 8843: the second bundled m-line may omit transport and rtcp-mux */
   g_autofree char *audio = synth_media("audio", "a", "111", OPUS_LINES);
-  g_autofree char *bare = g_strdup("m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\na=mid:v\r\na=sendonly\r\n" VP8_LINES);
+  g_autofree char *bare = g_strdup("m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 "
+                                   "0.0.0.0\r\na=mid:v\r\na=sendonly\r\n" VP8_LINES);
   g_autofree char *offer = synth_offer("a v", audio, bare);
   g_autoptr(ChorusSdpSession) s2 = parse_ok(offer);
   ck_assert_str_eq(media_at(s2, 1)->ice_ufrag, "abcd");
@@ -666,7 +712,8 @@ START_TEST(test_missing_fingerprint)
 
   g_autofree char *sha1 = replace_all(text, "a=fingerprint:sha-256 ", "a=fingerprint:sha-1 ");
   g_autoptr(GError) error2 = answer_error(sha1);
-  assert_error(error2, CHORUS_ERROR_NEGOTIATION_FAILED, "m-line 0 (audio): no sha-256 a=fingerprint");
+  assert_error(error2, CHORUS_ERROR_NEGOTIATION_FAILED,
+               "m-line 0 (audio): no sha-256 a=fingerprint");
 
   /* only the video m-line loses it: inherited inside the BUNDLE */
   g_autoptr(ChorusSdpSession) session = parse_ok(text);
@@ -677,7 +724,8 @@ START_TEST(test_missing_fingerprint)
   char *line = strstr(video, fp_line);
   memmove(line, line + strlen(fp_line), strlen(line + strlen(fp_line)) + 1);
   g_autoptr(ChorusSdpSession) inherited = parse_ok(video_without);
-  ck_assert_mem_eq(media_at(inherited, 1)->fingerprint_sha256, media_at(session, 1)->fingerprint_sha256, 32);
+  ck_assert_mem_eq(media_at(inherited, 1)->fingerprint_sha256,
+                   media_at(session, 1)->fingerprint_sha256, 32);
 
   g_autofree char *malformed = replace_all(text, fp, "sha-256 AB:CD");
   g_autoptr(GError) error3 = answer_error(malformed);
@@ -722,11 +770,16 @@ START_TEST(test_missing_rtcp_mux_and_mid)
   g_autofree char *dup_mid_grouped = replace_all(text, "a=mid:1", "a=mid:0");
   g_autofree char *dup_mid = replace_all(dup_mid_grouped, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0");
   g_autoptr(GError) error4 = answer_error(dup_mid);
-  assert_error(error4, CHORUS_ERROR_NEGOTIATION_FAILED, "m-line 1 (video): a=mid:0 also used by m-line 0");
+  assert_error(error4, CHORUS_ERROR_NEGOTIATION_FAILED,
+               "m-line 1 (video): a=mid:0 also used by m-line 0");
 }
 END_TEST
 
 /* ---- garbage and limits ----------------------------------------------------------------- */
+
+/* Heads of the garbage cases below. */
+#define G_HEAD "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"
+#define G_AUDIO G_HEAD "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\n"
 
 START_TEST(test_garbage)
 {
@@ -734,35 +787,33 @@ START_TEST(test_garbage)
     const char *text;
     const char *message;
   } cases[] = {
-    { "", "empty SDP" },
-    { "\r\n\r\n", "empty SDP" },
-    { "hello world", "not an SDP line" },
-    { "v=1\r\n", "SDP must start with v=0" },
-    { "o=- 1 1 IN IP4 0.0.0.0\r\nv=0\r\n", "SDP must start with v=0" },
-    { "v=0\r\n", "no o= line" },
-    { "v=0\r\no=- x 1 IN IP4 0.0.0.0\r\n", "malformed o= line" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio\r\n", "malformed m= line" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 99999 UDP/TLS/RTP/SAVPF 111\r\n", "malformed port" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 128\r\n", "malformed payload type" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 1 1\r\n", "listed twice" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 opus\r\n", "malformed a=rtpmap" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 opus/0\r\n", "malformed a=rtpmap" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 opus/48000/2\r\n"
-      "a=rtpmap:96 opus/48000/2\r\n", "second a=rtpmap" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=extmap:0 urn:x\r\n", "a=extmap id out of range" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=extmap:256 urn:x\r\n", "a=extmap id out of range" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=extmap:1 urn:x\r\na=extmap:1 urn:y\r\n",
-      "used twice" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=ssrc:4294967296 cname:x\r\n", "malformed a=ssrc" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=candidate:1 1 udp 1 1.2.3.4 70000 typ host\r\n",
-      "malformed candidate port" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=setup:sometimes\r\n", "unknown a=setup" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:a b\r\n", "malformed or repeated a=mid" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=:x\r\n", "empty attribute name" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=\x01\r\n", "control character" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nX=1\r\n", "not an SDP line" },
-    { "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n" T_TRANSPORT
-      "a=mid:v\r\na=rtcp-mux\r\n", "dynamic payload type 96 has no a=rtpmap" },
+      {"", "empty SDP"},
+      {"\r\n\r\n", "empty SDP"},
+      {"hello world", "not an SDP line"},
+      {"v=1\r\n", "SDP must start with v=0"},
+      {"o=- 1 1 IN IP4 0.0.0.0\r\nv=0\r\n", "SDP must start with v=0"},
+      {"v=0\r\n", "no o= line"},
+      {"v=0\r\no=- x 1 IN IP4 0.0.0.0\r\n", "malformed o= line"},
+      {G_HEAD "m=audio\r\n", "malformed m= line"},
+      {G_HEAD "m=audio 99999 UDP/TLS/RTP/SAVPF 111\r\n", "malformed port"},
+      {G_HEAD "m=audio 9 UDP/TLS/RTP/SAVPF 128\r\n", "malformed payload type"},
+      {G_HEAD "m=audio 9 UDP/TLS/RTP/SAVPF 1 1\r\n", "listed twice"},
+      {G_AUDIO "a=rtpmap:96 opus\r\n", "malformed a=rtpmap"},
+      {G_AUDIO "a=rtpmap:96 opus/0\r\n", "malformed a=rtpmap"},
+      {G_AUDIO "a=rtpmap:96 opus/48000/2\r\na=rtpmap:96 opus/48000/2\r\n", "second a=rtpmap"},
+      {G_AUDIO "a=extmap:0 urn:x\r\n", "a=extmap id out of range"},
+      {G_AUDIO "a=extmap:256 urn:x\r\n", "a=extmap id out of range"},
+      {G_AUDIO "a=extmap:1 urn:x\r\na=extmap:1 urn:y\r\n", "used twice"},
+      {G_AUDIO "a=ssrc:4294967296 cname:x\r\n", "malformed a=ssrc"},
+      {G_AUDIO "a=candidate:1 1 udp 1 1.2.3.4 70000 typ host\r\n", "malformed candidate port"},
+      {G_AUDIO "a=setup:sometimes\r\n", "unknown a=setup"},
+      {G_AUDIO "a=mid:a b\r\n", "malformed or repeated a=mid"},
+      {G_AUDIO "a=:x\r\n", "empty attribute name"},
+      {G_HEAD "s=\x01\r\n", "control character"},
+      {G_HEAD "X=1\r\n", "not an SDP line"},
+      {G_HEAD "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n" T_TRANSPORT
+              "a=mid:v\r\na=rtcp-mux\r\n",
+       "dynamic payload type 96 has no a=rtpmap"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autoptr(GError) error = NULL;
@@ -774,7 +825,7 @@ START_TEST(test_garbage)
   /* The error quotes the offending value, escaped and cut. */
   g_autoptr(GError) error = NULL;
   g_autoptr(ChorusSdpSession) none =
-    chorus_sdp_session_parse("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 \"x\"\r\n", &error);
+      chorus_sdp_session_parse(G_HEAD "m=audio 9 RTP/AVP 0\r\na=rtpmap:0 \"x\"\r\n", &error);
   ck_assert_ptr_null(none);
   ck_assert_str_eq(error->message, "line 4: malformed a=rtpmap (\"0 \\\"x\\\"\")");
 }
@@ -820,7 +871,9 @@ START_TEST(test_limits)
   /* over 128 KiB */
   GString *big = g_string_new(head);
   while (big->len <= CHORUS_SDP_MAX_BYTES)
-    g_string_append(big, "a=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+    g_string_append(
+        big,
+        "a=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
   g_autoptr(GError) error4 = NULL;
   g_autoptr(ChorusSdpSession) none4 = chorus_sdp_session_parse(big->str, &error4);
   ck_assert_ptr_null(none4);
@@ -844,7 +897,8 @@ END_TEST
  * with a valid answer or a clean NEGOTIATION_FAILED (ASan watches the rest). */
 START_TEST(test_mutated_fixtures)
 {
-  const char *fixtures[] = { "chromium-av-sendonly.sdp", "chromium-simulcast.sdp", "aiortc-av-sendonly.sdp" };
+  const char *fixtures[] = {"chromium-av-sendonly.sdp", "chromium-simulcast.sdp",
+                            "aiortc-av-sendonly.sdp"};
   g_autoptr(GRand) rand = g_rand_new_with_seed(20240601);
   ChorusSdpLocalParams local = local_params();
   guint parsed = 0, failed = 0;
@@ -857,16 +911,25 @@ START_TEST(test_mutated_fixtures)
       for (guint e = 0; e < edits; e++) {
         gsize pos = (gsize)g_rand_int_range(rand, 0, (gint32)len);
         switch (g_rand_int_range(rand, 0, 4)) {
-        case 0: copy[pos] = (char)g_rand_int_range(rand, 1, 256); break;
-        case 1: copy[pos] = ' '; break;
-        case 2: copy[pos] = '\n'; break;
-        default: copy[pos] = (char)('0' + g_rand_int_range(rand, 0, 10)); break;
+        case 0:
+          copy[pos] = (char)g_rand_int_range(rand, 1, 256);
+          break;
+        case 1:
+          copy[pos] = ' ';
+          break;
+        case 2:
+          copy[pos] = '\n';
+          break;
+        default:
+          copy[pos] = (char)('0' + g_rand_int_range(rand, 0, 10));
+          break;
         }
       }
       if (round % 10 == 0)
         copy[g_rand_int_range(rand, 1, (gint32)len)] = '\0';
       g_autoptr(GError) error = NULL;
-      g_autoptr(ChorusSdpNegotiation) n = chorus_sdp_negotiation_answer_offer(copy, &local, NULL, &error);
+      g_autoptr(ChorusSdpNegotiation) n =
+          chorus_sdp_negotiation_answer_offer(copy, &local, NULL, &error);
       if (n == NULL) {
         assert_error(error, CHORUS_ERROR_NEGOTIATION_FAILED, NULL);
         failed++;
@@ -893,29 +956,29 @@ START_TEST(test_h264_profile_level)
     guint8 level;
     const char *canonical;
   } cases[] = {
-    { "42e01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f" },
-    { "42c01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f" },
-    { "4de01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f" },
-    { "58c01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f" },
-    { "42001f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f" },
-    { "58801f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f" },
-    { "4d001f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f" },
-    { "4d401f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f" },  /* constraint_set1 is free for Main */
-    { "4d201f", FALSE, 0, 0, NULL },                         /* constraint_set2 is not */
-    { "64001f", TRUE, CHORUS_SDP_H264_HIGH, 31, "64001f" },
-    { "640c34", TRUE, CHORUS_SDP_H264_CONSTRAINED_HIGH, 52, "640c34" },
-    { "f4001f", TRUE, CHORUS_SDP_H264_PREDICTIVE_HIGH_444, 31, "f4001f" },
-    { "42f00b", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 0, "42f00b" }, /* level 1b */
-    { "42100b", TRUE, CHORUS_SDP_H264_BASELINE, 0, "42100b" },
-    { "42000b", TRUE, CHORUS_SDP_H264_BASELINE, 11, "42000b" },
-    { "4d100b", TRUE, CHORUS_SDP_H264_MAIN, 0, "4d100b" },
-    { "42E01F", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f" },
-    { "42e0ff", FALSE, 0, 0, NULL }, /* unknown level */
-    { "ffffff", FALSE, 0, 0, NULL },
-    { "640d1f", FALSE, 0, 0, NULL }, /* high with stray constraint bits */
-    { "42e0", FALSE, 0, 0, NULL },
-    { "42e01f0", FALSE, 0, 0, NULL },
-    { "42e0zz", FALSE, 0, 0, NULL },
+      {"42e01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f"},
+      {"42c01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f"},
+      {"4de01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f"},
+      {"58c01f", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f"},
+      {"42001f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f"},
+      {"58801f", TRUE, CHORUS_SDP_H264_BASELINE, 31, "42001f"},
+      {"4d001f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f"},
+      {"4d401f", TRUE, CHORUS_SDP_H264_MAIN, 31, "4d001f"}, /* constraint_set1 is free for Main */
+      {"4d201f", FALSE, 0, 0, NULL},                        /* constraint_set2 is not */
+      {"64001f", TRUE, CHORUS_SDP_H264_HIGH, 31, "64001f"},
+      {"640c34", TRUE, CHORUS_SDP_H264_CONSTRAINED_HIGH, 52, "640c34"},
+      {"f4001f", TRUE, CHORUS_SDP_H264_PREDICTIVE_HIGH_444, 31, "f4001f"},
+      {"42f00b", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 0, "42f00b"}, /* level 1b */
+      {"42100b", TRUE, CHORUS_SDP_H264_BASELINE, 0, "42100b"},
+      {"42000b", TRUE, CHORUS_SDP_H264_BASELINE, 11, "42000b"},
+      {"4d100b", TRUE, CHORUS_SDP_H264_MAIN, 0, "4d100b"},
+      {"42E01F", TRUE, CHORUS_SDP_H264_CONSTRAINED_BASELINE, 31, "42e01f"},
+      {"42e0ff", FALSE, 0, 0, NULL}, /* unknown level */
+      {"ffffff", FALSE, 0, 0, NULL},
+      {"640d1f", FALSE, 0, 0, NULL}, /* high with stray constraint bits */
+      {"42e0", FALSE, 0, 0, NULL},
+      {"42e01f0", FALSE, 0, 0, NULL},
+      {"42e0zz", FALSE, 0, 0, NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     ChorusSdpH264ProfileLevel pl;
@@ -923,8 +986,8 @@ START_TEST(test_h264_profile_level)
     ck_assert_msg(ok == cases[i].ok, "%s: parse %d", cases[i].hex, ok);
     if (!ok)
       continue;
-    ck_assert_msg(pl.profile == cases[i].profile && pl.level == cases[i].level, "%s: profile %d level %u",
-                  cases[i].hex, pl.profile, pl.level);
+    ck_assert_msg(pl.profile == cases[i].profile && pl.level == cases[i].level,
+                  "%s: profile %d level %u", cases[i].hex, pl.profile, pl.level);
     g_autofree char *canonical = chorus_sdp_h264_profile_level_to_string(&pl);
     ck_assert_str_eq(canonical, cases[i].canonical);
   }
@@ -938,24 +1001,31 @@ START_TEST(test_h264_matching)
     const char *b;
     gboolean match;
   } cases[] = {
-    /* the level may differ */
-    { "packetization-mode=1;profile-level-id=42e01f", "packetization-mode=1;profile-level-id=42e034", TRUE },
-    /* constrained baseline written two ways */
-    { "packetization-mode=1;profile-level-id=42e01f", "packetization-mode=1;profile-level-id=4de01f", TRUE },
-    { "packetization-mode=1;profile-level-id=42e01f", "packetization-mode=1;profile-level-id=42001f", FALSE },
-    { "packetization-mode=1;profile-level-id=640c1f", "packetization-mode=1;profile-level-id=64001f", FALSE },
-    /* packetization-mode must match; absent means 0 */
-    { "packetization-mode=1;profile-level-id=42e01f", "profile-level-id=42e01f", FALSE },
-    { "packetization-mode=0;profile-level-id=42e01f", "profile-level-id=42e01f", TRUE },
-    /* no profile-level-id means constrained baseline */
-    { "packetization-mode=1", "packetization-mode=1;profile-level-id=42e01f", TRUE },
-    { "level-asymmetry-allowed=1; packetization-mode=1; profile-level-id=4d0032",
-      "packetization-mode=1;profile-level-id=4d001f", TRUE },
-    { "packetization-mode=1;profile-level-id=zzzzzz", "packetization-mode=1;profile-level-id=42e01f", FALSE },
+      /* the level may differ */
+      {"packetization-mode=1;profile-level-id=42e01f",
+       "packetization-mode=1;profile-level-id=42e034", TRUE},
+      /* constrained baseline written two ways */
+      {"packetization-mode=1;profile-level-id=42e01f",
+       "packetization-mode=1;profile-level-id=4de01f", TRUE},
+      {"packetization-mode=1;profile-level-id=42e01f",
+       "packetization-mode=1;profile-level-id=42001f", FALSE},
+      {"packetization-mode=1;profile-level-id=640c1f",
+       "packetization-mode=1;profile-level-id=64001f", FALSE},
+      /* packetization-mode must match; absent means 0 */
+      {"packetization-mode=1;profile-level-id=42e01f", "profile-level-id=42e01f", FALSE},
+      {"packetization-mode=0;profile-level-id=42e01f", "profile-level-id=42e01f", TRUE},
+      /* no profile-level-id means constrained baseline */
+      {"packetization-mode=1", "packetization-mode=1;profile-level-id=42e01f", TRUE},
+      {"level-asymmetry-allowed=1; packetization-mode=1; profile-level-id=4d0032",
+       "packetization-mode=1;profile-level-id=4d001f", TRUE},
+      {"packetization-mode=1;profile-level-id=zzzzzz",
+       "packetization-mode=1;profile-level-id=42e01f", FALSE},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-    ck_assert_msg(chorus_sdp_h264_fmtp_match(cases[i].a, cases[i].b) == cases[i].match, "case %u", i);
-    ck_assert_msg(chorus_sdp_h264_fmtp_match(cases[i].b, cases[i].a) == cases[i].match, "case %u reversed", i);
+    ck_assert_msg(chorus_sdp_h264_fmtp_match(cases[i].a, cases[i].b) == cases[i].match, "case %u",
+                  i);
+    ck_assert_msg(chorus_sdp_h264_fmtp_match(cases[i].b, cases[i].a) == cases[i].match,
+                  "case %u reversed", i);
   }
 
   struct {
@@ -963,17 +1033,22 @@ START_TEST(test_h264_matching)
     guint8 local_level;
     const char *answer;
   } answers[] = {
-    { "packetization-mode=1;profile-level-id=42e01f", 52, "packetization-mode=1;profile-level-id=42e01f" },
-    { "packetization-mode=1;profile-level-id=42e034", 31, "packetization-mode=1;profile-level-id=42e01f" },
-    { "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 52,
-      "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034" },
-    { "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034", 31,
-      "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f" },
-    /* level 1b is below 1.1 */
-    { "packetization-mode=1;profile-level-id=42f00b", 11, "packetization-mode=1;profile-level-id=42f00b" },
-    { "packetization-mode=1;profile-level-id=42e00a", 0, "packetization-mode=1;profile-level-id=42e00a" },
-    { "packetization-mode=1;profile-level-id=4de01f", 52, "packetization-mode=1;profile-level-id=42e01f" },
-    { "packetization-mode=1;profile-level-id=f4001f", 52, NULL },
+      {"packetization-mode=1;profile-level-id=42e01f", 52,
+       "packetization-mode=1;profile-level-id=42e01f"},
+      {"packetization-mode=1;profile-level-id=42e034", 31,
+       "packetization-mode=1;profile-level-id=42e01f"},
+      {"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 52,
+       "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034"},
+      {"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e034", 31,
+       "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+      /* level 1b is below 1.1 */
+      {"packetization-mode=1;profile-level-id=42f00b", 11,
+       "packetization-mode=1;profile-level-id=42f00b"},
+      {"packetization-mode=1;profile-level-id=42e00a", 0,
+       "packetization-mode=1;profile-level-id=42e00a"},
+      {"packetization-mode=1;profile-level-id=4de01f", 52,
+       "packetization-mode=1;profile-level-id=42e01f"},
+      {"packetization-mode=1;profile-level-id=f4001f", 52, NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS(answers); i++) {
     g_autofree char *answer = chorus_sdp_h264_answer_fmtp(answers[i].offer, answers[i].local_level);
@@ -986,9 +1061,9 @@ START_TEST(test_candidate_parse)
 {
   ChorusSdpCandidate c;
   g_autoptr(GError) error = NULL;
-  ck_assert(chorus_sdp_candidate_parse(
-    "candidate:2110054702 1 udp 2122260223 127.0.0.1 37841 typ host generation 0 network-id 1 network-cost 50", &c,
-    &error));
+  ck_assert(chorus_sdp_candidate_parse("candidate:2110054702 1 udp 2122260223 127.0.0.1 37841 typ "
+                                       "host generation 0 network-id 1 network-cost 50",
+                                       &c, &error));
   ck_assert_str_eq(c.foundation, "2110054702");
   ck_assert_uint_eq(c.component, 1);
   ck_assert(!c.tcp);
@@ -997,33 +1072,34 @@ START_TEST(test_candidate_parse)
   ck_assert_uint_eq(c.port, 37841);
   ck_assert_int_eq(c.type, CHORUS_SDP_CANDIDATE_HOST);
 
-  ck_assert(chorus_sdp_candidate_parse("a=candidate:1 1 TCP 1518280447 ::1 9 typ host tcptype active", &c, NULL));
+  ck_assert(chorus_sdp_candidate_parse(
+      "a=candidate:1 1 TCP 1518280447 ::1 9 typ host tcptype active", &c, NULL));
   ck_assert(c.tcp);
   ck_assert_str_eq(c.tcptype, "active");
   ck_assert_str_eq(c.address, "::1");
 
   ck_assert(chorus_sdp_candidate_parse(
-    "3 1 udp 1686052607 203.0.113.7 50000 typ srflx raddr 10.0.0.2 rport 50001", &c, NULL));
+      "3 1 udp 1686052607 203.0.113.7 50000 typ srflx raddr 10.0.0.2 rport 50001", &c, NULL));
   ck_assert_int_eq(c.type, CHORUS_SDP_CANDIDATE_SRFLX);
   ck_assert_str_eq(c.related_address, "10.0.0.2");
   ck_assert_uint_eq(c.related_port, 50001);
 
-  ck_assert(chorus_sdp_candidate_parse("candidate:4 1 udp 1 4f3c2a10-8d3e-4ab1-9b0c-1f2e3d4c5b6a.local 5000 typ host",
-                                       &c, NULL));
+  ck_assert(chorus_sdp_candidate_parse(
+      "candidate:4 1 udp 1 4f3c2a10-8d3e-4ab1-9b0c-1f2e3d4c5b6a.local 5000 typ host", &c, NULL));
   ck_assert_str_eq(c.address, "4f3c2a10-8d3e-4ab1-9b0c-1f2e3d4c5b6a.local");
 
   const char *bad[] = {
-    "candidate:1 1 udp 1 127.0.0.1 5000 typ",
-    "candidate:1 1 sctp 1 127.0.0.1 5000 typ host",
-    "candidate:1 0 udp 1 127.0.0.1 5000 typ host",
-    "candidate:1 1 udp 4294967296 127.0.0.1 5000 typ host",
-    "candidate:1 1 udp 1 127.0.0.1 5000 type host",
-    "candidate:1 1 udp 1 127.0.0.1 5000 typ nat",
-    "candidate:1 1 udp 1 127.0.0.1/8 5000 typ host",
-    "candidate:1 1 udp 1 127.0.0.1 5000 typ host raddr",
-    "candidate:1 1 tcp 1 127.0.0.1 5000 typ host tcptype sideways",
-    "candidate:f\xc3\xa9 1 udp 1 127.0.0.1 5000 typ host",
-    "",
+      "candidate:1 1 udp 1 127.0.0.1 5000 typ",
+      "candidate:1 1 sctp 1 127.0.0.1 5000 typ host",
+      "candidate:1 0 udp 1 127.0.0.1 5000 typ host",
+      "candidate:1 1 udp 4294967296 127.0.0.1 5000 typ host",
+      "candidate:1 1 udp 1 127.0.0.1 5000 type host",
+      "candidate:1 1 udp 1 127.0.0.1 5000 typ nat",
+      "candidate:1 1 udp 1 127.0.0.1/8 5000 typ host",
+      "candidate:1 1 udp 1 127.0.0.1 5000 typ host raddr",
+      "candidate:1 1 tcp 1 127.0.0.1 5000 typ host tcptype sideways",
+      "candidate:f\xc3\xa9 1 udp 1 127.0.0.1 5000 typ host",
+      "",
   };
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) bad_error = NULL;
@@ -1048,7 +1124,8 @@ START_TEST(test_local_params_checked)
   ck_assert_ptr_null(chorus_sdp_negotiation_answer_offer(text, &local, NULL, &error2));
   assert_error(error2, CHORUS_ERROR_INTERNAL, "local fingerprint");
 
-  static const char *const bad_candidates[] = { "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "garbage", NULL };
+  static const char *const bad_candidates[] = {"candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+                                               "garbage", NULL};
   local = local_params();
   local.candidates = bad_candidates;
   g_autoptr(GError) error3 = NULL;
@@ -1059,124 +1136,15 @@ END_TEST
 
 /* ---- subscriber offers ----------------------------------------------------------------------- */
 
-static const ChorusSdpPayload opus_pub = {
-  .pt = 111, .id = CHORUS_SDP_CODEC_OPUS, .name = "opus", .clock_rate = 48000, .channels = 2,
-  .fmtp = "minptime=10;useinbandfec=1",
-};
-static const ChorusSdpPayload opus_pub_other_pt = {
-  .pt = 109, .id = CHORUS_SDP_CODEC_OPUS, .name = "opus", .clock_rate = 48000, .channels = 2,
-  .fmtp = "minptime=10;useinbandfec=1",
-};
-static const ChorusSdpPayload vp8_pub = { .pt = 96, .id = CHORUS_SDP_CODEC_VP8, .name = "VP8", .clock_rate = 90000 };
-static const ChorusSdpPayload h264_pub = {
-  .pt = 102, .id = CHORUS_SDP_CODEC_H264, .name = "H264", .clock_rate = 90000,
-  .fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-};
-/* A codec neither Chromium nor aiortc receives (Chromium answers port 0;
- * VP9 profile 1/3 or H264 High it accepts). */
-static const ChorusSdpPayload h265_pub = { .pt = 98, .name = "H265", .clock_rate = 90000 };
-
-/* The tracks of the subscriber sequences, by key. */
-static const ChorusSdpTrack subscriber_tracks[] = {
-  { .track_key = "A", .kind = CHORUS_SDP_KIND_AUDIO, .codec = &opus_pub, .red = TRUE, .ssrc = 1001,
-    .stream_id = "streamA", .track_id = "trackA", .cname = "pubA" },
-  { .track_key = "B", .kind = CHORUS_SDP_KIND_VIDEO, .codec = &vp8_pub, .rtx = TRUE, .ssrc = 2001, .rtx_ssrc = 2002,
-    .stream_id = "streamA", .track_id = "trackB", .cname = "pubA" },
-  { .track_key = "C", .kind = CHORUS_SDP_KIND_AUDIO, .codec = &opus_pub_other_pt, .ssrc = 3001,
-    .stream_id = "streamC", .track_id = "trackC", .cname = "pubC" },
-  { .track_key = "D", .kind = CHORUS_SDP_KIND_VIDEO, .codec = &h264_pub, .rtx = TRUE, .ssrc = 4001, .rtx_ssrc = 4002,
-    .stream_id = "streamD", .track_id = "trackD", .cname = "pubD" },
-  { .track_key = "X", .kind = CHORUS_SDP_KIND_VIDEO, .codec = &h265_pub, .ssrc = 5001,
-    .stream_id = "streamX", .track_id = "trackX", .cname = "pubX" },
-};
-
-/* Each step is the full set of tracks wanted at that point. */
-typedef struct {
-  const char *name;
-  const char *steps[3][4];
-} Sequence;
-
-static const Sequence sequences[] = {
-  /* remove a video track, add audio (new m-line), then a video track
-   * reuses the inactive video m-line under its mid */
-  { "reuse", { { "A", "B", NULL }, { "A", "C", NULL }, { "A", "C", "D", NULL } } },
-  /* Chromium rejects H265 (port 0); the m-line stays rejected, then a new
-   * track recycles it under a new mid */
-  { "reject", { { "A", "X", NULL }, { "A", NULL }, { "A", "B", NULL } } },
-};
-
-static ChorusSdpLocalParams
-subscriber_local(void)
-{
-  ChorusSdpLocalParams local = local_params();
-  local.ice_ufrag = "ChSb";
-  local.ice_pwd = "chorusSubscriberPassword";
-  local.candidates = test_candidates;
-  return local;
-}
-
-static ChorusSdpNegotiation *
-sequence_offer(ChorusSdpOfferer *offerer, const char *const *keys, GError **error)
-{
-  ChorusSdpTrack tracks[4];
-  guint n = 0;
-  for (; keys[n]; n++) {
-    const ChorusSdpTrack *found = NULL;
-    for (guint t = 0; t < G_N_ELEMENTS(subscriber_tracks); t++)
-      if (strcmp(subscriber_tracks[t].track_key, keys[n]) == 0)
-        found = &subscriber_tracks[t];
-    g_assert(found != NULL);
-    tracks[n] = *found;
-  }
-  ChorusSdpLocalParams local = subscriber_local();
-  return chorus_sdp_offerer_create_offer(offerer, tracks, n, &local, error);
-}
-
-/* Offer step @step (0-based) of @seq, checking it is byte-identical to the
- * offer the client answered, then apply that client's answer. */
-static void
-replay_step(ChorusSdpOfferer *offerer, const Sequence *seq, guint step, const char *client,
-            ChorusSdpNegotiation **offer_out, ChorusSdpNegotiation **answer_out)
-{
-  g_autoptr(GError) error = NULL;
-  ChorusSdpNegotiation *offer = sequence_offer(offerer, seq->steps[step], &error);
-  ck_assert_msg(offer != NULL, "offer %s-%u: %s", seq->name, step + 1, error ? error->message : "?");
-  g_autofree char *offer_name = g_strdup_printf("chorus-sub-%s-%u.sdp", seq->name, step + 1);
-  g_autofree char *expected = load_fixture(offer_name);
-  ck_assert_msg(strcmp(offer->sdp, expected) == 0, "%s changed: re-run capture.sh (see test-sdp.c)", offer_name);
-
-  g_autofree char *answer_name = g_strdup_printf("%s-answer-%s-%u.sdp", client, seq->name, step + 1);
-  g_autofree char *answer_text = load_fixture(answer_name);
-  ChorusSdpNegotiation *answer = chorus_sdp_offerer_apply_answer(offerer, answer_text, &error);
-  ck_assert_msg(answer != NULL, "%s: %s", answer_name, error ? error->message : "?");
-  *offer_out = offer;
-  *answer_out = answer;
-}
-
-static void
-assert_offer_well_formed(const char *sdp)
-{
-  g_autoptr(ChorusSdpSession) offer = parse_ok(sdp);
-  assert_extension_ids_unique(offer);
-  assert_bundle_pts_consistent(offer);
-  for (guint i = 0; i < offer->media->len; i++) {
-    const ChorusSdpMedia *media = media_at(offer, i);
-    if (!chorus_sdp_media_is_used(media))
-      continue;
-    ck_assert_int_eq(media->setup, CHORUS_SDP_SETUP_ACTPASS);
-    ck_assert(media->rtcp_mux && media->rtcp_rsize);
-    ck_assert_str_eq(media->ice_ufrag, "ChSb");
-  }
-}
-
 START_TEST(test_subscriber_reuse_sequence)
 {
-  const char *clients[] = { "chromium", "aiortc" };
+  const char *clients[] = {"chromium", "aiortc"};
   const Sequence *seq = &sequences[0];
   for (guint c = 0; c < G_N_ELEMENTS(clients); c++) {
     gboolean chromium = c == 0;
     g_autoptr(ChorusSdpOfferer) offerer = chorus_sdp_offerer_new(777);
-    g_autoptr(ChorusSdpNegotiation) o1 = NULL, a1 = NULL, o2 = NULL, a2 = NULL, o3 = NULL, a3 = NULL;
+    g_autoptr(ChorusSdpNegotiation) o1 = NULL, a1 = NULL, o2 = NULL, a2 = NULL, o3 = NULL,
+                                    a3 = NULL;
 
     /* step 1: A (audio, RED) + B (VP8 + RTX) */
     replay_step(offerer, seq, 0, clients[c], &o1, &a1);
@@ -1188,7 +1156,8 @@ START_TEST(test_subscriber_reuse_sequence)
     ck_assert_int_eq(result_at(o1, 0)->red_pt, 97);
     ck_assert_uint_eq(result_at(o1, 1)->codec->pt, 96);
     ck_assert_int_eq(result_at(o1, 1)->rtx_pt, 98);
-    ck_assert_uint_eq(result_at(o1, 1)->ext_ids[CHORUS_SDP_EXT_MID], result_at(o1, 0)->ext_ids[CHORUS_SDP_EXT_MID]);
+    ck_assert_uint_eq(result_at(o1, 1)->ext_ids[CHORUS_SDP_EXT_MID],
+                      result_at(o1, 0)->ext_ids[CHORUS_SDP_EXT_MID]);
     ck_assert_uint_eq(count_lines(o1->sdp, "a=ssrc-group:FID 2001 2002"), 1);
     ck_assert_uint_eq(count_lines(o1->sdp, "a=msid:streamA trackB"), 1);
     ck_assert_uint_eq(chorus_sdp_offerer_get_version(offerer), 1);
@@ -1296,7 +1265,7 @@ END_TEST
 START_TEST(test_subscriber_roundtrip_with_own_answer)
 {
   g_autoptr(ChorusSdpOfferer) offerer = chorus_sdp_offerer_new(1);
-  const char *keys[] = { "A", "B", "D", NULL };
+  const char *keys[] = {"A", "B", "D", NULL};
   g_autoptr(GError) error = NULL;
   g_autoptr(ChorusSdpNegotiation) offer = sequence_offer(offerer, keys, &error);
   ck_assert_ptr_nonnull(offer);
@@ -1330,8 +1299,10 @@ END_TEST
 static char *
 add_payload_100(const char *sdp)
 {
-  g_autofree char *m_line = replace_all(sdp, "m=video 9 UDP/TLS/RTP/SAVPF 96 98", "m=video 9 UDP/TLS/RTP/SAVPF 96 98 100");
-  return replace_all(m_line, "a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP8/90000\r\na=rtpmap:100 VP8/90000");
+  g_autofree char *m_line = replace_all(sdp, "m=video 9 UDP/TLS/RTP/SAVPF 96 98",
+                                        "m=video 9 UDP/TLS/RTP/SAVPF 96 98 100");
+  return replace_all(m_line, "a=rtpmap:96 VP8/90000",
+                     "a=rtpmap:96 VP8/90000\r\na=rtpmap:100 VP8/90000");
 }
 
 START_TEST(test_subscriber_offer_state_errors)
@@ -1339,12 +1310,13 @@ START_TEST(test_subscriber_offer_state_errors)
   g_autoptr(ChorusSdpOfferer) offerer = chorus_sdp_offerer_new(1);
   g_autoptr(GError) error = NULL;
 
-  g_autoptr(ChorusSdpNegotiation) early = chorus_sdp_offerer_apply_answer(offerer, "v=0\r\n", &error);
+  g_autoptr(ChorusSdpNegotiation) early =
+      chorus_sdp_offerer_apply_answer(offerer, "v=0\r\n", &error);
   ck_assert_ptr_null(early);
   assert_error(error, CHORUS_ERROR_CONFLICT, "no offer outstanding");
   g_clear_error(&error);
 
-  const char *keys[] = { "A", "B", NULL };
+  const char *keys[] = {"A", "B", NULL};
   g_autoptr(ChorusSdpNegotiation) offer = sequence_offer(offerer, keys, &error);
   ck_assert_ptr_nonnull(offer);
   g_autoptr(ChorusSdpNegotiation) second = sequence_offer(offerer, keys, &error);
@@ -1359,27 +1331,35 @@ START_TEST(test_subscriber_offer_state_errors)
     char *text;
     const char *message;
   } bad[] = {
-    { replace_all(client->sdp, "a=recvonly", "a=sendonly"), "answer direction sendonly" },
-    { replace_all(client->sdp, "a=setup:passive", "a=setup:actpass"), "a=setup:actpass is not allowed in an answer" },
-    { replace_all(client->sdp, "a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP9/90000"), "payload type 96 is VP9/90000" },
-    { add_payload_100(client->sdp), "payload type 100 was not offered" },
-    { replace_all(mid_renamed, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0 7"), "answer has mid '7' (video), the offer '1'" },
-    { replace_all(client->sdp, "a=mid:1", "a=mid:7"), "a=group:BUNDLE names unknown mid '1'" },
-    { replace_all(client->sdp, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0"), "not in the answer's a=group:BUNDLE" },
-    { media_section(client->sdp, 0), "SDP must start with v=0" },
+      {replace_all(client->sdp, "a=recvonly", "a=sendonly"), "answer direction sendonly"},
+      {replace_all(client->sdp, "a=setup:passive", "a=setup:actpass"),
+       "a=setup:actpass is not allowed in an answer"},
+      {replace_all(client->sdp, "a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP9/90000"),
+       "payload type 96 is VP9/90000"},
+      {add_payload_100(client->sdp), "payload type 100 was not offered"},
+      {replace_all(mid_renamed, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0 7"),
+       "answer has mid '7' (video), the offer '1'"},
+      {replace_all(client->sdp, "a=mid:1", "a=mid:7"), "a=group:BUNDLE names unknown mid '1'"},
+      {replace_all(client->sdp, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0"),
+       "not in the answer's a=group:BUNDLE"},
+      {media_section(client->sdp, 0), "SDP must start with v=0"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) bad_error = NULL;
-    g_autoptr(ChorusSdpNegotiation) none = chorus_sdp_offerer_apply_answer(offerer, bad[i].text, &bad_error);
+    g_autoptr(ChorusSdpNegotiation) none =
+        chorus_sdp_offerer_apply_answer(offerer, bad[i].text, &bad_error);
     ck_assert_msg(none == NULL, "case %u accepted", i);
     assert_error(bad_error, CHORUS_ERROR_NEGOTIATION_FAILED, bad[i].message);
     ck_assert(chorus_sdp_offerer_has_pending_offer(offerer));
     g_free(bad[i].text);
   }
   /* an answer with one m-line less */
-  g_autofree char *audio_only = g_strndup(client->sdp, (gsize)(strstr(client->sdp, "m=video") - client->sdp));
-  g_autofree char *audio_only_fixed = replace_all(audio_only, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0");
-  g_autoptr(ChorusSdpNegotiation) short_answer = chorus_sdp_offerer_apply_answer(offerer, audio_only_fixed, &error);
+  g_autofree char *audio_only =
+      g_strndup(client->sdp, (gsize)(strstr(client->sdp, "m=video") - client->sdp));
+  g_autofree char *audio_only_fixed =
+      replace_all(audio_only, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0");
+  g_autoptr(ChorusSdpNegotiation) short_answer =
+      chorus_sdp_offerer_apply_answer(offerer, audio_only_fixed, &error);
   ck_assert_ptr_null(short_answer);
   assert_error(error, CHORUS_ERROR_NEGOTIATION_FAILED, "answer has 1 m-lines, the offer 2");
   g_clear_error(&error);
@@ -1413,7 +1393,7 @@ START_TEST(test_subscriber_track_checks)
   assert_error(error, CHORUS_ERROR_INTERNAL, "kind is neither audio nor video");
   g_clear_error(&error);
 
-  ChorusSdpTrack twice[2] = { subscriber_tracks[0], subscriber_tracks[0] };
+  ChorusSdpTrack twice[2] = {subscriber_tracks[0], subscriber_tracks[0]};
   ck_assert_ptr_null(chorus_sdp_offerer_create_offer(offerer, twice, 2, &local, &error));
   assert_error(error, CHORUS_ERROR_INTERNAL, "given twice");
   g_clear_error(&error);
@@ -1434,7 +1414,8 @@ START_TEST(test_subscriber_track_checks)
     many[i].red = FALSE;
     many[i].ssrc = 100 + i;
   }
-  g_autoptr(ChorusSdpNegotiation) full = chorus_sdp_offerer_create_offer(offerer, many, 64, &local, &error);
+  g_autoptr(ChorusSdpNegotiation) full =
+      chorus_sdp_offerer_create_offer(offerer, many, 64, &local, &error);
   ck_assert_ptr_nonnull(full);
   ck_assert_uint_eq(full->media->len, 64);
   assert_offer_well_formed(full->sdp);
@@ -1460,47 +1441,6 @@ START_TEST(test_subscriber_track_checks)
   assert_error(error, CHORUS_ERROR_INTERNAL, "no payload type left");
 }
 END_TEST
-
-/* ---- dump mode ------------------------------------------------------------------------------- */
-
-/* Writes the subscriber offer sequences for capture.sh: each step's offer,
- * applying the committed Chromium answer of the previous step when there is
- * one (sequences stop at the first missing answer). */
-static int
-dump_subscriber_offers(const char *dir)
-{
-  for (guint s = 0; s < G_N_ELEMENTS(sequences); s++) {
-    const Sequence *seq = &sequences[s];
-    g_autoptr(ChorusSdpOfferer) offerer = chorus_sdp_offerer_new(777);
-    for (guint step = 0; step < 3 && seq->steps[step][0] != NULL; step++) {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(ChorusSdpNegotiation) offer = sequence_offer(offerer, seq->steps[step], &error);
-      if (offer == NULL) {
-        g_printerr("%s-%u: %s\n", seq->name, step + 1, error->message);
-        return 1;
-      }
-      g_autofree char *name = g_strdup_printf("chorus-sub-%s-%u.sdp", seq->name, step + 1);
-      g_autofree char *path = g_build_filename(dir, name, NULL);
-      if (!g_file_set_contents(path, offer->sdp, -1, &error)) {
-        g_printerr("%s\n", error->message);
-        return 1;
-      }
-      g_print("wrote %s\n", path);
-      gboolean last = step == 2 || seq->steps[step + 1][0] == NULL;
-      g_autofree char *answer_name = g_strdup_printf("chromium-answer-%s-%u.sdp", seq->name, step + 1);
-      if (last || !fixture_exists(answer_name))
-        break;
-      /* A stale answer (the offer changed) ends the sequence for this round. */
-      g_autofree char *answer = load_fixture(answer_name);
-      g_autoptr(ChorusSdpNegotiation) applied = chorus_sdp_offerer_apply_answer(offerer, answer, &error);
-      if (applied == NULL) {
-        g_print("%s no longer fits (%s): capture again\n", answer_name, error->message);
-        break;
-      }
-    }
-  }
-  return 0;
-}
 
 static Suite *
 sdp_suite(void)

@@ -17,20 +17,21 @@ main(void)
     g_string_append_len(offer, buffer, (gssize)n);
 
   /* Credentials and fingerprint are never used for a connection here. */
-  static const char *const candidates[] = { "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host", NULL };
+  static const char *const candidates[] = {"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host",
+                                           NULL};
   ChorusSdpLocalParams local = {
-    .ice_ufrag = "Chor",
-    .ice_pwd = "chorusCaptureToolPassword",
-    .fingerprint_sha256 = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
-                          "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
-    .candidates = candidates,
-    .end_of_candidates = TRUE,
-    .session_id = 1,
-    .session_version = 1,
+      .ice_ufrag = "Chor",
+      .ice_pwd = "chorusCaptureToolPassword",
+      .fingerprint_sha256 = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                            "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+      .candidates = candidates,
+      .end_of_candidates = TRUE,
+      .session_id = 1,
+      .session_version = 1,
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(ChorusSdpNegotiation) negotiation =
-    chorus_sdp_negotiation_answer_offer(offer->str, &local, NULL, &error);
+      chorus_sdp_negotiation_answer_offer(offer->str, &local, NULL, &error);
   g_string_free(offer, TRUE);
   if (negotiation == NULL) {
     fprintf(stderr, "%s\n", error->message);
