@@ -13,7 +13,16 @@
 /* A keyframe in the ring this recent starts a new subscriber at once: its
  * frames are replayed in a burst that the subscriber's jitter buffer
  * absorbs. Older ones would add their age to the subscriber's delay. */
-#define KEYFRAME_REPLAY_MAX_AGE_US (250 * 1000)
+#define KEYFRAME_REPLAY_MAX_AGE_US (450 * 1000)
+
+/* For a subscriber that starts: a request less than this old has its
+ * keyframe still on the way (the waiting downtrack takes it live); an older
+ * one's keyframe has passed (replayed from the ring when fresh enough), so
+ * a new request goes out at once instead of waiting out the throttle. */
+#define KEYFRAME_IN_FLIGHT_US (100 * 1000)
+
+static void request_keyframe(Uptrack *up, guint layer, gint64 now_us, gint64 interval_us);
+
 
 static gboolean
 ext_equals(const ChorusRtpPacket *pkt, guint8 id, const char *value)
@@ -252,7 +261,7 @@ media_downtrack_kickoff(Downtrack *d, gint64 now_us)
   gboolean connected = sub->sub && chorus_peer_get_state(sub->sub) == CHORUS_PEER_STATE_CONNECTED;
   if (connected && !d->paused && !d->up->muted && replay_ring(d, now_us))
     return;
-  media_request_keyframe(d->up, d->layer, now_us);
+  request_keyframe(d->up, d->layer, now_us, KEYFRAME_IN_FLIGHT_US);
 }
 
 void
@@ -266,6 +275,12 @@ media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now
 void
 media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
 {
+  request_keyframe(up, layer, now_us, KEYFRAME_REQUEST_INTERVAL_US);
+}
+
+static void
+request_keyframe(Uptrack *up, guint layer, gint64 now_us, gint64 interval_us)
+{
   MediaPart *owner = up->owner;
   MediaRoom *room = owner->room;
   if (layer >= up->n_layers || up->kind != CHORUS_SDP_KIND_VIDEO || owner->pub == NULL ||
@@ -274,7 +289,7 @@ media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
   guint32 media_ssrc = up->ssrcs[layer];
   if (media_ssrc == 0)
     return; /* nothing received on that layer yet: nothing to refresh */
-  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < KEYFRAME_REQUEST_INTERVAL_US) {
+  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < interval_us) {
     /* Throttled, not dropped: a viewer joining right after another still
      * needs its keyframe (some publishers send none unasked). The next
      * packet of the layer after the interval sends it. */

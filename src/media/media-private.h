@@ -57,7 +57,7 @@ void media_link_unref(MediaLink *link);
  * subscriber that connects can start at once from a keyframe that arrived
  * a moment earlier (requested when its answer came) instead of asking for
  * one and waiting a frame interval plus a round trip. */
-#define MEDIA_RING_SLOTS 64
+#define MEDIA_RING_SLOTS 128
 typedef struct {
   gint64 arrival_us;
   guint16 len;
