@@ -6,6 +6,7 @@
 #include "media/media-private.h"
 #include "rtp/keyframe.h"
 #include "rtp/rtcp.h"
+#include "rtp/twcc-recorder.h"
 #include "rtp/rtp-packet.h"
 
 /* At most one keyframe request per uptrack layer in this interval. */
@@ -175,6 +176,17 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     return;
   }
   room->counters[MEDIA_COUNTER_RTP_IN]++;
+  if (part->twcc) {
+    /* Every packet of the transport counts, whatever it carries (padding
+     * probes, RTX, streams not matched): one unrecorded would be reported
+     * lost and pull the publisher's estimate down. */
+    const guint8 *v;
+    gsize n;
+    guint16 tseq;
+    if (chorus_rtp_packet_find_extension(&pkt, part->twcc_ext_id, &v, &n) &&
+        chorus_rtp_twcc_read_ext(v, n, &tseq))
+      chorus_twcc_recorder_handle_packet(part->twcc, tseq, now_us);
+  }
   guint layer = 0;
   gboolean rtx = FALSE;
   Uptrack *up = classify(part, &pkt, &layer, &rtx);
@@ -328,4 +340,46 @@ media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 no
   }
   if (malformed)
     room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+}
+
+void
+media_publisher_feedback(MediaPart *part, gint64 now_us)
+{
+  if (part->twcc == NULL || part->pub == NULL ||
+      chorus_peer_get_state(part->pub) != CHORUS_PEER_STATE_CONNECTED ||
+      now_us < chorus_twcc_recorder_next_deadline_us(part->twcc))
+    return;
+  /* libwebrtc takes transport feedback only when its media SSRC is one of
+   * its own streams: name one the publisher sends. */
+  if (part->twcc_builder.media_ssrc == 0) {
+    for (guint i = 0; i < part->uptracks->len && part->twcc_builder.media_ssrc == 0; i++) {
+      Uptrack *up = g_ptr_array_index(part->uptracks, i);
+      part->twcc_builder.media_ssrc = up->ssrcs[0];
+    }
+  }
+  /* The two layers define the same pair (seq, arrival or lost marker). */
+  G_STATIC_ASSERT(sizeof(ChorusTwccArrival) == sizeof(ChorusRtcpTwccArrival));
+  G_STATIC_ASSERT(CHORUS_TWCC_NOT_RECEIVED == CHORUS_RTCP_TWCC_LOST);
+  ChorusTwccArrival arrivals[256];
+  guint8 buf[MEDIA_PKT_BYTES];
+  for (int round = 0; round < 4; round++) {
+    guint8 fb_count; /* the builder numbers packets itself (one poll may need several) */
+    gsize n = chorus_twcc_recorder_poll_feedback(part->twcc, now_us, arrivals,
+                                                 G_N_ELEMENTS(arrivals), &fb_count);
+    if (n == 0)
+      return;
+    const ChorusRtcpTwccArrival *a = (const ChorusRtcpTwccArrival *)(const void *)arrivals;
+    gsize done = 0;
+    while (done < n) {
+      gsize consumed = 0;
+      gsize len = chorus_rtcp_twcc_builder_write_packet(&part->twcc_builder, a + done, n - done, buf,
+                                                        sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD,
+                                                        &consumed);
+      if (len == 0 || consumed == 0)
+        return;
+      if (chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf)) == CHORUS_PEER_SEND_OK)
+        part->room->counters[MEDIA_COUNTER_TWCC_FEEDBACK]++;
+      done += consumed;
+    }
+  }
 }

@@ -9,6 +9,8 @@
 
 #include "media/media.h"
 #include "rtp/keyframe.h"
+#include "rtp/rtcp-twcc.h"
+#include "rtp/twcc-recorder.h"
 #include "webrtc/peer.h"
 #include "webrtc/sdp.h"
 
@@ -31,6 +33,7 @@ typedef enum {
   MEDIA_COUNTER_KEYFRAME_REQUESTS,   /* PLIs sent to publishers */
   MEDIA_COUNTER_WAITING_KEYFRAME,    /* video not forwarded while a downtrack waits for a keyframe */
   MEDIA_COUNTER_KEYFRAME_REPLAYS,    /* subscribers started from a ring's fresh keyframe */
+  MEDIA_COUNTER_TWCC_FEEDBACK,       /* transport-wide CC feedback packets sent to publishers */
   MEDIA_COUNTER_PEERS_FAILED,
   MEDIA_COUNTER_N_
 } MediaCounter;
@@ -136,6 +139,12 @@ struct _MediaPart {
   ChorusPeer *pub;
   ChorusPeerStats pub_seen;            /* part of pub's stats already counted */
   guint64 pub_session_id;
+  /* Transport-wide CC feedback to the publisher (so that its send-side
+   * estimator ramps up): arrivals recorded per packet, fed back by the
+   * room's tick. NULL when the publisher did not negotiate it. */
+  ChorusTwccRecorder *twcc;
+  ChorusRtcpTwccBuilder twcc_builder;
+  guint8 twcc_ext_id;                  /* one id for the whole BUNDLE (checked at publish) */
   guint64 pub_version;
   GPtrArray *uptracks;                 /* Uptrack * (owned) */
   ChorusPeer *sub;
@@ -191,6 +200,8 @@ void media_emit_track_gone(MediaRoom *room, const char *participant, const char 
 void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
+/* Due feedback to @part's publisher PeerConnection (room tick). */
+void media_publisher_feedback(MediaPart *part, gint64 now_us);
 void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
 /* A video downtrack that needs a keyframe to start (new, or its subscriber
  * just connected): replays a fresh keyframe from the layer's ring when

@@ -107,6 +107,7 @@ static const struct {
   [MEDIA_COUNTER_KEYFRAME_REQUESTS] = { "chorus_media_keyframe_requests_total", "PLIs sent to publishers." },
   [MEDIA_COUNTER_WAITING_KEYFRAME] = { "chorus_media_waiting_keyframe_dropped_total", "Video packets not forwarded while a subscriber waits for a keyframe." },
   [MEDIA_COUNTER_KEYFRAME_REPLAYS] = { "chorus_media_keyframe_replays_total", "Subscribers started at once from a keyframe that had just arrived." },
+  [MEDIA_COUNTER_TWCC_FEEDBACK] = { "chorus_media_twcc_feedback_sent_total", "Transport-wide CC feedback packets sent to publishers." },
   [MEDIA_COUNTER_PEERS_FAILED] = { "chorus_media_peers_failed_total", "PeerConnections that failed (ICE, consent, DTLS)." },
 };
 

@@ -149,6 +149,7 @@ part_free(MediaPart *part)
 {
   drop_peer(part->room, &part->pub, &part->pub_seen);
   drop_peer(part->room, &part->sub, &part->sub_seen);
+  g_clear_pointer(&part->twcc, chorus_twcc_recorder_free);
   g_clear_pointer(&part->uptracks, g_ptr_array_unref);   /* uptrack_free */
   g_clear_pointer(&part->downtracks, g_ptr_array_unref); /* downtrack_free */
   g_clear_pointer(&part->offerer, chorus_sdp_offerer_free);
@@ -200,6 +201,7 @@ close_publisher(MediaPart *part, const char *reason)
   }
   g_ptr_array_set_size(part->uptracks, 0);
   drop_peer(room, &part->pub, &part->pub_seen);
+  g_clear_pointer(&part->twcc, chorus_twcc_recorder_free);
   media_emit_peer_closed(room, part->id, CHORUS_MEDIA_PUBLISHER, reason);
 }
 
@@ -343,11 +345,14 @@ static void
 media_room_tick(gpointer data, gint64 now_us)
 {
   MediaRoom *room = data;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, room->parts);
+  while (g_hash_table_iter_next(&it, NULL, &value))
+    media_publisher_feedback(value, now_us);
   if (now_us - room->last_flush_us < G_USEC_PER_SEC)
     return;
   room->last_flush_us = now_us;
-  GHashTableIter it;
-  gpointer value;
   g_hash_table_iter_init(&it, room->parts);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     MediaPart *part = value;
@@ -538,6 +543,12 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
       uptrack_apply(up, m);
     }
     json_array_append_new(all, uptrack_json(up));
+    if (up->ext_ids[CHORUS_SDP_EXT_TRANSPORT_CC] && part->twcc == NULL) {
+      part->twcc_ext_id = up->ext_ids[CHORUS_SDP_EXT_TRANSPORT_CC];
+      part->twcc = chorus_twcc_recorder_new(CHORUS_TWCC_RECORDER_DEFAULT_INTERVAL_US);
+      chorus_rtcp_twcc_builder_init(&part->twcc_builder, room->rtcp_ssrc, 0,
+                                    MEDIA_PKT_BYTES - 200);
+    }
   }
   return json_pack("{s:s, s:o, s:o, s:o, s:b}", "sdp", neg->sdp, "tracks", all, "new_tracks",
                    added, "removed_tracks", removed, "end_of_candidates", lp.end_of_candidates);

@@ -2,6 +2,7 @@
 
 /* 10^(-i/20) for i = 0..126, and 0 for 127: a table instead of pow() keeps
  * rtp/ free of libm. */
+/* clang-format off */
 static const double linear_of_dbov[128] = {
   1.0, 0.89125093813374556, 0.79432823472428149, 0.70794578438413791,
   0.63095734448019325, 0.56234132519034907, 0.50118723362727224, 0.44668359215096315,
@@ -36,6 +37,7 @@ static const double linear_of_dbov[128] = {
   9.9999999999999995e-07, 8.9125093813374592e-07, 7.943282347242822e-07, 7.0794578438413737e-07,
   6.3095734448019296e-07, 5.6234132519034904e-07, 5.011872336272725e-07, 0.0,
 };
+/* clang-format on */
 
 /* Ratio between two neighbours' boundary and the louder one: 10^(-0.5/20),
  * so that from_linear rounds to the nearest dB. */

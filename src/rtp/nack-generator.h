@@ -69,10 +69,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusNackGenerator, chorus_nack_generator_free)
 void chorus_nack_generator_set_rtt_us(ChorusNackGenerator *self, gint64 rtt_us);
 
 /* A packet of the stream arrived (@retransmitted: it came as RTX). */
-ChorusNackPacketVerdict chorus_nack_generator_handle_packet(ChorusNackGenerator *self,
-                                                            guint16 seq,
-                                                            gboolean retransmitted,
-                                                            gint64 now_us);
+ChorusNackPacketVerdict chorus_nack_generator_handle_packet(ChorusNackGenerator *self, guint16 seq,
+                                                            gboolean retransmitted, gint64 now_us);
 
 /* Writes into @seqs (caller storage, @cap entries) the seqs to NACK at
  * @now_us, oldest first, and counts them as sent; seqs past their last retry

@@ -113,8 +113,7 @@ ChorusRtpHistoryResult
 chorus_rtp_packet_history_take_for_resend(ChorusRtpPacketHistory *self, guint16 seq, gint64 now_us,
                                           const guint8 **data, gsize *len)
 {
-  g_return_val_if_fail(self != NULL && data != NULL && len != NULL,
-                       CHORUS_RTP_HISTORY_NOT_FOUND);
+  g_return_val_if_fail(self != NULL && data != NULL && len != NULL, CHORUS_RTP_HISTORY_NOT_FOUND);
 
   Slot *s = find(self, seq);
   if (s == NULL) {
@@ -148,9 +147,9 @@ chorus_rtp_packet_history_get_counters(const ChorusRtpPacketHistory *self,
  * with a new PT, seq and SSRC and the padding bit cleared; then @prefix
  * (0 or 2 bytes) and @payload. */
 static ChorusRtpResult
-write_packet(const ChorusRtpPacket *pkt, guint8 pt, guint16 seq, guint32 ssrc,
-             const guint8 *prefix, gsize prefix_len, const guint8 *payload, gsize payload_len,
-             guint8 *out, gsize cap, gsize *out_len)
+write_packet(const ChorusRtpPacket *pkt, guint8 pt, guint16 seq, guint32 ssrc, const guint8 *prefix,
+             gsize prefix_len, const guint8 *payload, gsize payload_len, guint8 *out, gsize cap,
+             gsize *out_len)
 {
   gsize header = pkt->payload_offset;
   gsize total = header + prefix_len + payload_len;

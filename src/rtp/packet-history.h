@@ -24,8 +24,8 @@ typedef enum {
 
 typedef struct {
   guint64 stored;
-  guint64 too_big;   /* not stored: larger than a slot */
-  guint64 resent;    /* FOUND answers */
+  guint64 too_big; /* not stored: larger than a slot */
+  guint64 resent;  /* FOUND answers */
   guint64 not_found;
   guint64 too_soon;
 } ChorusRtpHistoryCounters;

@@ -57,8 +57,7 @@ arrival_rtp_units(const ChorusRtpReceiveStats *self, gint64 now_us)
 {
   guint64 t = (guint64)now_us;
   guint64 whole_s = t / G_USEC_PER_SEC, frac_us = t % G_USEC_PER_SEC;
-  return (guint32)(whole_s * self->clock_rate_hz +
-                   frac_us * self->clock_rate_hz / G_USEC_PER_SEC);
+  return (guint32)(whole_s * self->clock_rate_hz + frac_us * self->clock_rate_hz / G_USEC_PER_SEC);
 }
 
 static void
@@ -166,7 +165,7 @@ chorus_rtp_receive_stats_poll_report(ChorusRtpReceiveStats *self, gint64 now_us,
   if (expected_interval > 0 && lost_interval > 0)
     block->fraction_lost = (guint8)MIN(255, (lost_interval << 8) / expected_interval);
   block->cumulative_lost =
-    (gint32)CLAMP(cumulative_lost(self), CUMULATIVE_LOST_MIN, CUMULATIVE_LOST_MAX);
+      (gint32)CLAMP(cumulative_lost(self), CUMULATIVE_LOST_MIN, CUMULATIVE_LOST_MAX);
   block->ext_highest_seq = (guint32)chorus_rtp_seq_unwrapper_highest(&self->seq);
   block->jitter = (guint32)(self->jitter_q4 >> 4);
   block->lsr = 0;

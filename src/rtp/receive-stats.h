@@ -23,15 +23,15 @@ typedef struct {
 } ChorusRtpReportBlock;
 
 typedef struct {
-  guint64 packets;         /* counted packets (reordered and duplicates included) */
-  guint64 bytes;           /* their sizes as given to handle_packet */
-  guint64 older;           /* arrived not newer than the highest: reordered or duplicate */
-  guint64 jumps;           /* ignored: too far from the stream, not (yet) a restart */
-  guint64 restarts;        /* the sender restarted its sequence numbers */
-  gint64 cumulative_lost;  /* expected - received since the (re)start; may be < 0 */
-  gint64 ext_highest_seq;  /* -1 before the first packet */
-  guint32 jitter;          /* RTP timestamp units */
-  guint64 jitter_us;       /* the same in microseconds */
+  guint64 packets;        /* counted packets (reordered and duplicates included) */
+  guint64 bytes;          /* their sizes as given to handle_packet */
+  guint64 older;          /* arrived not newer than the highest: reordered or duplicate */
+  guint64 jumps;          /* ignored: too far from the stream, not (yet) a restart */
+  guint64 restarts;       /* the sender restarted its sequence numbers */
+  gint64 cumulative_lost; /* expected - received since the (re)start; may be < 0 */
+  gint64 ext_highest_seq; /* -1 before the first packet */
+  guint32 jitter;         /* RTP timestamp units */
+  guint64 jitter_us;      /* the same in microseconds */
 } ChorusRtpReceiveCounters;
 
 typedef struct _ChorusRtpReceiveStats ChorusRtpReceiveStats;
@@ -45,8 +45,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusRtpReceiveStats, chorus_rtp_receive_stats_fr
  * another SSRC and would hide loss). Jitter uses in-order packets only, so a
  * late or retransmitted packet does not count its delay as jitter. */
 void chorus_rtp_receive_stats_handle_packet(ChorusRtpReceiveStats *self, guint16 seq,
-                                            guint32 rtp_timestamp, gsize size_bytes,
-                                            gint64 now_us);
+                                            guint32 rtp_timestamp, gsize size_bytes, gint64 now_us);
 
 /* A sender report about this stream arrived: @ntp_time is its 64-bit NTP
  * timestamp (seconds << 32 | fraction). */

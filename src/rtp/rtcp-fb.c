@@ -12,9 +12,8 @@
 static gboolean
 fb_content(const ChorusRtcpPacket *pkt, guint8 type, guint8 fmt, gsize min_len, gsize *end)
 {
-  return pkt->type == type && pkt->len >= CHORUS_RTCP_HEADER_LEN &&
-         (pkt->data[0] & 0x1f) == fmt && chorus_rtcp_packet_content_len(pkt, end) &&
-         *end >= min_len;
+  return pkt->type == type && pkt->len >= CHORUS_RTCP_HEADER_LEN && (pkt->data[0] & 0x1f) == fmt &&
+         chorus_rtcp_packet_content_len(pkt, end) && *end >= min_len;
 }
 
 static void
@@ -100,8 +99,8 @@ chorus_rtcp_is_remb(const ChorusRtcpPacket *pkt)
 }
 
 ChorusRtpResult
-chorus_rtcp_remb_parse(const ChorusRtcpPacket *pkt, guint64 *bitrate_bps, guint32 *ssrcs,
-                       gsize cap, gsize *n_total)
+chorus_rtcp_remb_parse(const ChorusRtcpPacket *pkt, guint64 *bitrate_bps, guint32 *ssrcs, gsize cap,
+                       gsize *n_total)
 {
   *bitrate_bps = 0;
   *n_total = 0;

@@ -4,9 +4,9 @@
 
 #define TWCC_FIXED_LEN 20 /* RTCP + feedback header, base seq .. fb pkt count */
 #define MAX_STATUS_COUNT 65535u
-#define RUN_MAX 8191u      /* 13-bit run length */
-#define ONE_BIT_CAP 14u    /* symbols in a one-bit status vector */
-#define TWO_BIT_CAP 7u     /* symbols in a two-bit status vector */
+#define RUN_MAX 8191u   /* 13-bit run length */
+#define ONE_BIT_CAP 14u /* symbols in a one-bit status vector */
+#define TWO_BIT_CAP 7u  /* symbols in a two-bit status vector */
 #define SYMBOL_RESERVED 3u
 
 /* --- Parsing ------------------------------------------------------------- */
@@ -97,7 +97,7 @@ chorus_rtcp_twcc_parse(const ChorusRtcpPacket *pkt, ChorusRtcpTwcc *fb,
 typedef struct {
   guint8 *chunk_out; /* NULL while measuring */
   guint8 *delta_out;
-  gsize n_chunks;    /* emitted so far */
+  gsize n_chunks; /* emitted so far */
   /* Symbols not yet in a chunk. Only the first ONE_BIT_CAP are kept: more
    * can only be pending while they are all the same (a run). */
   guint8 pending[ONE_BIT_CAP];
@@ -107,8 +107,8 @@ typedef struct {
   guint n_status;
   gsize delta_bytes;
   gboolean has_ref;
-  gint64 ref_units;  /* reference time in 64 ms units, unwrapped */
-  gint64 last_us;    /* the last received packet's time as the receiver will compute it */
+  gint64 ref_units; /* reference time in 64 ms units, unwrapped */
+  gint64 last_us;   /* the last received packet's time as the receiver will compute it */
 } Encoder;
 
 static gint64
@@ -306,17 +306,19 @@ chorus_rtcp_twcc_builder_write_packet(ChorusRtcpTwccBuilder *b,
   if (n == 0 || limit < CHORUS_RTCP_TWCC_MIN_PACKET_LEN)
     return 0;
 
+  /* Late: the first entry was already covered by an earlier feedback. */
+  gboolean late = b->has_next_seq && (guint16)(arrivals[0].seq - b->next_seq) >= 0x8000;
   guint16 base_seq = arrivals[0].seq;
-  if (b->has_next_seq && (guint16)(arrivals[0].seq - b->next_seq) < 0x8000)
+  if (b->has_next_seq && !late)
     base_seq = b->next_seq;
-  Encoder e = { .all_same = TRUE };
+  Encoder e = {.all_same = TRUE};
   guint16 last_seq = 0;
   gsize consumed = encode(&e, arrivals, n, base_seq, limit, &last_seq);
   if (consumed == 0 && base_seq != arrivals[0].seq) {
     /* Not even the not-received run before the first arrival fits: leave
      * those out rather than make no progress. */
     base_seq = arrivals[0].seq;
-    e = (Encoder){ .all_same = TRUE };
+    e = (Encoder){.all_same = TRUE};
     consumed = encode(&e, arrivals, n, base_seq, limit, &last_seq);
   }
   if (consumed == 0)
@@ -325,9 +327,9 @@ chorus_rtcp_twcc_builder_write_packet(ChorusRtcpTwccBuilder *b,
   gsize len = encoded_len(&e);
   gsize n_chunks = e.n_chunks + (e.n_pending > 0 ? 1 : 0);
   Encoder w = {
-    .all_same = TRUE,
-    .chunk_out = out + TWCC_FIXED_LEN,
-    .delta_out = out + TWCC_FIXED_LEN + 2 * n_chunks,
+      .all_same = TRUE,
+      .chunk_out = out + TWCC_FIXED_LEN,
+      .delta_out = out + TWCC_FIXED_LEN + 2 * n_chunks,
   };
   gsize replayed = encode(&w, arrivals, consumed, base_seq, limit, &last_seq);
   g_assert(replayed == consumed);
@@ -353,10 +355,11 @@ chorus_rtcp_twcc_builder_write_packet(ChorusRtcpTwccBuilder *b,
   out[18] = (guint8)ref;
   out[19] = b->fb_count++;
 
-  guint16 next = (guint16)(last_seq + 1);
-  /* A packet that re-reported late arrivals does not move next_seq back. */
-  if (!b->has_next_seq || (guint16)(next - b->next_seq) < 0x8000)
-    b->next_seq = next;
+  /* A packet that re-reported late arrivals does not move next_seq back.
+   * Compared as distances from the base: a packet may span more than half
+   * the seq space, where serial-number comparison would be wrong. */
+  if (!late || w.n_status > (guint16)(b->next_seq - base_seq))
+    b->next_seq = (guint16)(last_seq + 1);
   b->has_next_seq = TRUE;
   *n_consumed = consumed;
   return len;
@@ -364,8 +367,7 @@ chorus_rtcp_twcc_builder_write_packet(ChorusRtcpTwccBuilder *b,
 
 gsize
 chorus_rtcp_twcc_builder_write(ChorusRtcpTwccBuilder *b, const ChorusRtcpTwccArrival *arrivals,
-                               gsize n, guint8 *out, gsize cap, guint *n_packets,
-                               gsize *n_consumed)
+                               gsize n, guint8 *out, gsize cap, guint *n_packets, gsize *n_consumed)
 {
   gsize written = 0;
   *n_packets = 0;

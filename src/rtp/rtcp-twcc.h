@@ -41,9 +41,9 @@ typedef struct {
   guint32 sender_ssrc;
   guint32 media_ssrc;
   guint16 base_seq;
-  guint16 status_count;       /* packets the feedback reports on, >= 1 */
+  guint16 status_count;        /* packets the feedback reports on, >= 1 */
   guint32 reference_time_64ms; /* 24 bits, unsigned (see above) */
-  guint8 fb_count;            /* feedback packet count, wraps */
+  guint8 fb_count;             /* feedback packet count, wraps */
   guint16 n_received;
 } ChorusRtcpTwcc;
 
@@ -72,14 +72,14 @@ typedef struct {
 typedef struct {
   guint32 sender_ssrc;
   guint32 media_ssrc;
-  gsize max_packet_len;   /* each packet's size limit in bytes */
-  guint8 fb_count;        /* feedback packet count of the next packet */
+  gsize max_packet_len; /* each packet's size limit in bytes */
+  guint8 fb_count;      /* feedback packet count of the next packet */
   gboolean has_next_seq;
-  guint16 next_seq;       /* the first seq not reported yet */
+  guint16 next_seq; /* the first seq not reported yet */
   /* The last reference time written, reused by a packet that reports only
    * losses so that a consumer's time base does not jump. */
   gboolean has_reference;
-  gint64 reference_64ms;  /* unwrapped */
+  gint64 reference_64ms; /* unwrapped */
 } ChorusRtcpTwccBuilder;
 
 /* @max_packet_len >= CHORUS_RTCP_TWCC_MIN_PACKET_LEN; rounded down to a

@@ -18,9 +18,9 @@ enum {
 };
 
 typedef struct {
-  guint8 type;          /* BT */
+  guint8 type; /* BT */
   guint8 type_specific;
-  const guint8 *body;   /* after the 4-byte block header (borrowed) */
+  const guint8 *body; /* after the 4-byte block header (borrowed) */
   gsize body_len;
 } ChorusRtcpXrBlock;
 
@@ -32,8 +32,7 @@ typedef struct {
 
 /* FALSE when @pkt is not an XR packet with a sender SSRC (*ssrc then
  * untouched). @ssrc may be NULL. */
-gboolean chorus_rtcp_xr_iter_init(ChorusRtcpXrIter *it, const ChorusRtcpPacket *pkt,
-                                  guint32 *ssrc);
+gboolean chorus_rtcp_xr_iter_init(ChorusRtcpXrIter *it, const ChorusRtcpPacket *pkt, guint32 *ssrc);
 /* Next block; FALSE at the end or when a block's length runs past the
  * packet (*malformed then set). */
 gboolean chorus_rtcp_xr_iter_next(ChorusRtcpXrIter *it, ChorusRtcpXrBlock *block,
@@ -43,9 +42,9 @@ gboolean chorus_rtcp_xr_iter_next(ChorusRtcpXrIter *it, ChorusRtcpXrBlock *block
 ChorusRtpResult chorus_rtcp_xr_rrtr_parse(const ChorusRtcpXrBlock *block, guint64 *ntp);
 
 typedef struct {
-  guint32 ssrc;     /* the receiver whose RRTR this answers */
-  guint32 last_rr;  /* compact NTP of that RRTR */
-  guint32 dlrr;     /* delay since, 1/65536 s */
+  guint32 ssrc;    /* the receiver whose RRTR this answers */
+  guint32 last_rr; /* compact NTP of that RRTR */
+  guint32 dlrr;    /* delay since, 1/65536 s */
 } ChorusRtcpDlrrItem;
 
 /* The sub-blocks of a DLRR block: the first MIN(@cap, *n_total) into

@@ -89,8 +89,7 @@ write_header(guint8 *out, guint8 count, guint8 type, gsize len)
 }
 
 static void
-write_fb_header(guint8 *out, guint8 fmt, guint8 type, guint16 words, guint32 sender,
-                guint32 media)
+write_fb_header(guint8 *out, guint8 fmt, guint8 type, guint16 words, guint32 sender, guint32 media)
 {
   out[0] = (guint8)(0x80 | fmt);
   out[1] = type;
@@ -376,11 +375,11 @@ chorus_rtcp_write_sdes_cname(guint8 *out, gsize cap, guint32 ssrc, const char *c
   g_return_val_if_fail(cname != NULL || cname_len == 0, 0);
   g_return_val_if_fail(cname_len <= 255, 0);
   ChorusRtcpSdesItem item = {
-    .type = CHORUS_RTCP_SDES_CNAME,
-    .len = (guint8)cname_len,
-    .value = (const guint8 *)cname,
+      .type = CHORUS_RTCP_SDES_CNAME,
+      .len = (guint8)cname_len,
+      .value = (const guint8 *)cname,
   };
-  ChorusRtcpSdesChunk chunk = { .ssrc = ssrc, .items = &item, .n_items = 1 };
+  ChorusRtcpSdesChunk chunk = {.ssrc = ssrc, .items = &item, .n_items = 1};
   return chorus_rtcp_write_sdes(out, cap, &chunk, 1);
 }
 

@@ -45,10 +45,10 @@ enum {
 
 /* One packet of a compound (a view). */
 typedef struct {
-  guint8 type;       /* PT: 200..207 */
-  guint8 count;      /* RC / SC / FMT (low 5 bits of the first byte) */
-  const guint8 *data; /* the whole packet, header included */
-  gsize len;         /* bytes, header included */
+  guint8 type;         /* PT: 200..207 */
+  guint8 count;        /* RC / SC / FMT (low 5 bits of the first byte) */
+  const guint8 *data;  /* the whole packet, header included */
+  gsize len;           /* bytes, header included */
   guint32 sender_ssrc; /* 0 when the packet is too short to carry one */
 } ChorusRtcpPacket;
 
@@ -110,20 +110,20 @@ typedef struct {
 } ChorusRtcpReportBlock;
 
 typedef struct {
-  guint64 ntp;          /* 32.32 fixed point seconds since 1900 */
-  guint32 rtp_ts;       /* the same instant in the stream's RTP clock */
+  guint64 ntp;    /* 32.32 fixed point seconds since 1900 */
+  guint32 rtp_ts; /* the same instant in the stream's RTP clock */
   guint32 packet_count;
   guint32 octet_count;
 } ChorusRtcpSenderInfo;
 
 /* An SR or RR. */
 typedef struct {
-  guint32 ssrc;          /* of the sender of the report */
-  gboolean is_sr;        /* sender_info valid */
+  guint32 ssrc;   /* of the sender of the report */
+  gboolean is_sr; /* sender_info valid */
   ChorusRtcpSenderInfo sender_info;
   guint n_blocks;
   ChorusRtcpReportBlock blocks[CHORUS_RTCP_MAX_COUNT];
-  const guint8 *ext;     /* profile-specific extension after the blocks (borrowed) */
+  const guint8 *ext; /* profile-specific extension after the blocks (borrowed) */
   gsize ext_len;
 } ChorusRtcpReport;
 
@@ -152,19 +152,19 @@ enum {
 };
 
 typedef struct {
-  guint8 type;          /* CHORUS_RTCP_SDES_*, never END */
+  guint8 type; /* CHORUS_RTCP_SDES_*, never END */
   guint8 len;
-  const guint8 *value;  /* borrowed, not NUL-terminated */
+  const guint8 *value; /* borrowed, not NUL-terminated */
 } ChorusRtcpSdesItem;
 
 /* Walks the items of every chunk. A chunk without items yields nothing. */
 typedef struct {
   const guint8 *data;
-  gsize end;            /* content length (padding excluded) */
+  gsize end; /* content length (padding excluded) */
   gsize off;
-  guint chunks_left;    /* chunks not yet started */
+  guint chunks_left; /* chunks not yet started */
   gboolean in_chunk;
-  guint32 ssrc;         /* of the current chunk */
+  guint32 ssrc; /* of the current chunk */
 } ChorusRtcpSdesIter;
 
 /* FALSE when @pkt is not an SDES packet or its padding is malformed. */
@@ -172,8 +172,8 @@ gboolean chorus_rtcp_sdes_iter_init(ChorusRtcpSdesIter *it, const ChorusRtcpPack
 /* Next item and the SSRC of its chunk; FALSE at the end or on a malformed
  * chunk (*malformed then set; items already returned stay valid). Bytes
  * after the last of SC chunks are ignored. */
-gboolean chorus_rtcp_sdes_iter_next(ChorusRtcpSdesIter *it, guint32 *ssrc,
-                                    ChorusRtcpSdesItem *item, gboolean *malformed);
+gboolean chorus_rtcp_sdes_iter_next(ChorusRtcpSdesIter *it, guint32 *ssrc, ChorusRtcpSdesItem *item,
+                                    gboolean *malformed);
 
 /* The first CNAME of the packet (a view). FALSE when there is none or the
  * packet is malformed before one is found. */

@@ -39,18 +39,18 @@ chorus_rtp_seq_unwrap_near(gint64 ref_ext, guint16 seq)
 }
 
 typedef enum {
-  CHORUS_RTP_SEQ_FIRST,    /* the first packet: the extended seq starts here */
-  CHORUS_RTP_SEQ_NEWER,    /* newer than every packet so far (maybe after a gap) */
-  CHORUS_RTP_SEQ_OLDER,    /* not newer than the highest: reordered, late or a duplicate */
-  CHORUS_RTP_SEQ_JUMP,     /* too far from the highest: ignored, remembered in case the
-                            * stream restarted there (*ext_seq is not set) */
-  CHORUS_RTP_SEQ_RESTART,  /* follows the previous JUMP packet: the sender restarted its
-                            * sequence; the extended seq starts again from this packet */
+  CHORUS_RTP_SEQ_FIRST,   /* the first packet: the extended seq starts here */
+  CHORUS_RTP_SEQ_NEWER,   /* newer than every packet so far (maybe after a gap) */
+  CHORUS_RTP_SEQ_OLDER,   /* not newer than the highest: reordered, late or a duplicate */
+  CHORUS_RTP_SEQ_JUMP,    /* too far from the highest: ignored, remembered in case the
+                           * stream restarted there (*ext_seq is not set) */
+  CHORUS_RTP_SEQ_RESTART, /* follows the previous JUMP packet: the sender restarted its
+                           * sequence; the extended seq starts again from this packet */
 } ChorusRtpSeqVerdict;
 
 typedef struct {
-  gint64 highest_ext;  /* extended highest seq; cycles count from 0 at the first packet */
-  guint32 bad_seq;     /* seq after an unconfirmed jump; > 0xffff when there is none */
+  gint64 highest_ext; /* extended highest seq; cycles count from 0 at the first packet */
+  guint32 bad_seq;    /* seq after an unconfirmed jump; > 0xffff when there is none */
   guint max_dropout;
   guint max_misorder;
   gboolean started;

@@ -51,7 +51,7 @@ chorus_twcc_recorder_set_interval_us(ChorusTwccRecorder *self, gint64 feedback_i
   g_return_if_fail(self != NULL);
 
   self->interval_us =
-    feedback_interval_us > 0 ? feedback_interval_us : CHORUS_TWCC_RECORDER_DEFAULT_INTERVAL_US;
+      feedback_interval_us > 0 ? feedback_interval_us : CHORUS_TWCC_RECORDER_DEFAULT_INTERVAL_US;
 }
 
 static gboolean

@@ -27,9 +27,9 @@ typedef struct {
 typedef struct {
   guint64 packets;
   guint64 duplicates;
-  guint64 late;        /* arrived after a feedback covered their seq (as lost, or a duplicate) */
-  guint64 skipped;     /* never reported: fell out of the window before a poll */
-  guint64 feedbacks;   /* polls that returned arrivals */
+  guint64 late;      /* arrived after a feedback covered their seq (as lost, or a duplicate) */
+  guint64 skipped;   /* never reported: fell out of the window before a poll */
+  guint64 feedbacks; /* polls that returned arrivals */
 } ChorusTwccRecorderCounters;
 
 typedef struct _ChorusTwccRecorder ChorusTwccRecorder;
@@ -51,8 +51,7 @@ void chorus_twcc_recorder_handle_packet(ChorusTwccRecorder *self, guint16 seq, g
  * nothing is due. When the range is longer than @cap the rest stays due
  * (poll again at once, for the next feedback packet). */
 gsize chorus_twcc_recorder_poll_feedback(ChorusTwccRecorder *self, gint64 now_us,
-                                         ChorusTwccArrival *out, gsize cap,
-                                         guint8 *feedback_count);
+                                         ChorusTwccArrival *out, gsize cap, guint8 *feedback_count);
 
 /* When the next feedback is due; G_MAXINT64 when nothing is unreported. */
 gint64 chorus_twcc_recorder_next_deadline_us(const ChorusTwccRecorder *self);
