@@ -5,6 +5,8 @@
 
 #include "media/media-private.h"
 #include "rtp/keyframe.h"
+#include "rtp/packet-history.h"
+#include "rtp/rtcp-fb.h"
 #include "rtp/rtcp.h"
 #include "rtp/twcc-recorder.h"
 #include "rtp/rtp-packet.h"
@@ -144,6 +146,13 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     }
     d->started = TRUE;
     d->rebase = FALSE;
+    MediaSegment *seg = &d->segments[d->segment_next];
+    d->segment_next = (d->segment_next + 1) % MEDIA_SEGMENTS;
+    *seg = (MediaSegment){ .out_start = (guint16)(pkt->seq + d->seq_offset),
+                           .seq_offset = d->seq_offset,
+                           .ts_offset = d->ts_offset,
+                           .layer = (guint8)layer,
+                           .used = TRUE };
   }
   ChorusRtpRewrite rw = {
     .ssrc = d->ssrc,
@@ -159,9 +168,12 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     room->counters[MEDIA_COUNTER_SEND_FAILED]++;
     return;
   }
-  d->last_seq = rw.seq;
-  d->last_ts = rw.timestamp;
-  d->last_send_us = now_us;
+  /* A late (recovered) packet must not move the continuity point back. */
+  if ((guint16)(rw.seq - d->last_seq) < 0x8000 || d->last_send_us == 0) {
+    d->last_seq = rw.seq;
+    d->last_ts = rw.timestamp;
+    d->last_send_us = now_us;
+  }
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK)
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
 }
@@ -195,8 +207,27 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     return;
   }
   if (rtx) {
-    room->counters[MEDIA_COUNTER_RTX_DROPPED]++;
-    return;
+    /* A retransmission we asked for: unwrap it (RFC 4588) and treat it as
+     * the original packet. Probes (padding only) and RTX of tracks we do
+     * not NACK are dropped. */
+    gsize n;
+    if (up->nacks[layer] == NULL || up->ssrcs[layer] == 0 ||
+        chorus_rtp_rtx_decapsulate(&pkt, up->codec->pt, up->ssrcs[layer], room->unwrapped,
+                                   sizeof(room->unwrapped), &n) != CHORUS_RTP_OK ||
+        chorus_rtp_packet_parse(&pkt, room->unwrapped, n) != CHORUS_RTP_OK) {
+      room->counters[MEDIA_COUNTER_RTX_DROPPED]++;
+      return;
+    }
+    ChorusNackPacketVerdict v = chorus_nack_generator_handle_packet(up->nacks[layer], pkt.seq, TRUE, now_us);
+    if (v != CHORUS_NACK_PACKET_RECOVERED) {
+      room->counters[MEDIA_COUNTER_RTX_DROPPED]++; /* a duplicate, or not missing */
+      return;
+    }
+    room->counters[MEDIA_COUNTER_RTX_RECOVERED]++;
+    buf = room->unwrapped;
+    len = n;
+  } else if (up->nacks[layer]) {
+    chorus_nack_generator_handle_packet(up->nacks[layer], pkt.seq, FALSE, now_us);
   }
   up->last_packet_us[layer] = now_us;
   gboolean keyframe =
@@ -204,14 +235,15 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     chorus_rtp_is_keyframe_start(up->rtp_codec, buf + pkt.payload_offset, pkt.payload_len);
   MediaRing *ring = up->rings[layer];
   if (ring && len <= MEDIA_PKT_BYTES) {
-    MediaRingSlot *slot = &ring->slots[ring->next];
+    MediaRingSlot *slot = &ring->slots[pkt.seq % MEDIA_RING_SLOTS];
     memcpy(slot->data, buf, len);
     slot->len = (guint16)len;
     slot->seq = pkt.seq;
     slot->arrival_us = now_us;
     slot->keyframe = keyframe;
-    ring->next = (ring->next + 1) % MEDIA_RING_SLOTS;
-    ring->count = MIN(ring->count + 1, (guint)MEDIA_RING_SLOTS);
+    if (!ring->any || (guint16)(pkt.seq - ring->newest) < 0x8000)
+      ring->newest = pkt.seq;
+    ring->any = TRUE;
   }
   if (G_UNLIKELY(up->pli_pending[layer]) &&
       now_us - up->last_pli_us[layer] >= KEYFRAME_REQUEST_INTERVAL_US)
@@ -227,6 +259,14 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
   }
 }
 
+/* The ring slot holding @seq, or NULL. */
+static const MediaRingSlot *
+ring_get(const MediaRing *ring, guint16 seq)
+{
+  const MediaRingSlot *s = &ring->slots[seq % MEDIA_RING_SLOTS];
+  return s->arrival_us != 0 && s->seq == seq ? s : NULL;
+}
+
 /* Replays the ring of @d's layer from its newest keyframe, if that keyframe
  * is fresh and every packet since is there. */
 static gboolean
@@ -234,34 +274,82 @@ replay_ring(Downtrack *d, gint64 now_us)
 {
   Uptrack *up = d->up;
   MediaRing *ring = up->rings[d->layer];
-  if (ring == NULL || ring->count == 0)
+  if (ring == NULL || !ring->any)
     return FALSE;
-  guint newest = (ring->next + MEDIA_RING_SLOTS - 1) % MEDIA_RING_SLOTS;
-  guint start = newest, n = 1;
+  guint16 start = ring->newest;
+  guint n = 1;
   for (;;) {
-    const MediaRingSlot *s = &ring->slots[start];
-    if (now_us - s->arrival_us > KEYFRAME_REPLAY_MAX_AGE_US)
-      return FALSE;
+    const MediaRingSlot *s = ring_get(ring, start);
+    if (s == NULL || now_us - s->arrival_us > KEYFRAME_REPLAY_MAX_AGE_US)
+      return FALSE; /* a hole (loss) or too old: not decodable from here */
     if (s->keyframe)
       break;
-    if (n == ring->count)
+    if (n == MEDIA_RING_SLOTS)
       return FALSE;
-    guint prev = (start + MEDIA_RING_SLOTS - 1) % MEDIA_RING_SLOTS;
-    if ((guint16)(ring->slots[prev].seq + 1) != s->seq)
-      return FALSE; /* a hole (loss or reordering): not decodable from here */
-    start = prev;
+    start--;
     n++;
   }
   MediaRoom *room = up->owner->room;
   for (guint i = 0; i < n; i++) {
-    const MediaRingSlot *s = &ring->slots[(start + i) % MEDIA_RING_SLOTS];
+    const MediaRingSlot *s = ring_get(ring, (guint16)(start + i));
     ChorusRtpPacket pkt;
-    if (chorus_rtp_packet_parse(&pkt, s->data, s->len) != CHORUS_RTP_OK)
+    if (s == NULL || chorus_rtp_packet_parse(&pkt, s->data, s->len) != CHORUS_RTP_OK)
       return FALSE;
     forward_to(d, &pkt, d->layer, s->keyframe, room, now_us);
   }
   room->counters[MEDIA_COUNTER_KEYFRAME_REPLAYS]++;
   return !d->need_keyframe;
+}
+
+/* Answers a subscriber's NACK for @out_seq of @d from the publisher layer's
+ * ring: the packet is rewritten again exactly as it was sent (same segment
+ * offsets) and sent as RTX when negotiated, else as is. */
+static void
+resend(Downtrack *d, guint16 out_seq, gint64 now_us)
+{
+  MediaRoom *room = d->sub->room;
+  const MediaSegment *seg = NULL;
+  for (guint k = 1; k <= MEDIA_SEGMENTS && seg == NULL; k++) {
+    const MediaSegment *s = &d->segments[(d->segment_next + MEDIA_SEGMENTS - k) % MEDIA_SEGMENTS];
+    if (s->used && (guint16)(out_seq - s->out_start) < 0x8000)
+      seg = s;
+  }
+  MediaRing *ring = seg && d->up ? d->up->rings[seg->layer] : NULL;
+  const MediaRingSlot *slot = ring ? ring_get(ring, (guint16)(out_seq - seg->seq_offset)) : NULL;
+  ChorusRtpPacket pkt;
+  if (slot == NULL || chorus_rtp_packet_parse(&pkt, slot->data, slot->len) != CHORUS_RTP_OK) {
+    room->counters[MEDIA_COUNTER_RETRANSMIT_MISSED]++;
+    return;
+  }
+  ChorusRtpRewrite rw = {
+    .ssrc = d->ssrc,
+    .payload_type = d->pt,
+    .seq = out_seq,
+    .timestamp = pkt.timestamp + seg->ts_offset,
+    .ext_map = d->ext_map,
+  };
+  gsize len;
+  guint8 *out = room->out;
+  if (chorus_rtp_packet_rewrite(&pkt, &rw, out, sizeof(room->out) - CHORUS_SRTP_MAX_RTP_OVERHEAD,
+                                &len) != CHORUS_RTP_OK) {
+    room->counters[MEDIA_COUNTER_SEND_FAILED]++;
+    return;
+  }
+  if (d->rtx_pt >= 0) {
+    ChorusRtpPacket orig;
+    gsize rtx_len;
+    if (chorus_rtp_packet_parse(&orig, out, len) != CHORUS_RTP_OK ||
+        chorus_rtp_rtx_encapsulate(&orig, d->rtx_ssrc, (guint8)d->rtx_pt, d->rtx_seq++, room->out2,
+                                   sizeof(room->out2) - CHORUS_SRTP_MAX_RTP_OVERHEAD,
+                                   &rtx_len) != CHORUS_RTP_OK) {
+      room->counters[MEDIA_COUNTER_SEND_FAILED]++;
+      return;
+    }
+    out = room->out2;
+    len = rtx_len;
+  }
+  if (chorus_peer_send_rtp(d->sub->sub, out, len, MEDIA_PKT_BYTES) == CHORUS_PEER_SEND_OK)
+    room->counters[MEDIA_COUNTER_RETRANSMITTED]++;
 }
 
 void
@@ -330,6 +418,22 @@ media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 no
   }
   while (chorus_rtcp_iter_next(&it, &pkt, &malformed)) {
     guint32 ssrc;
+    if (pkt.type == CHORUS_RTCP_RTPFB && pkt.count == CHORUS_RTCP_RTPFB_NACK) {
+      guint16 seqs[128];
+      gsize n = 0, total = 0;
+      if (chorus_rtcp_nack_parse(&pkt, &ssrc, seqs, G_N_ELEMENTS(seqs), &total) != CHORUS_RTP_OK)
+        continue;
+      n = MIN(total, G_N_ELEMENTS(seqs));
+      room->counters[MEDIA_COUNTER_NACKS_RECEIVED] += n;
+      for (guint i = 0; i < part->downtracks->len; i++) {
+        Downtrack *d = g_ptr_array_index(part->downtracks, i);
+        if (d->ssrc != ssrc)
+          continue;
+        for (gsize k = 0; k < n; k++)
+          resend(d, seqs[k], now_us);
+      }
+      continue;
+    }
     if (!chorus_rtcp_is_keyframe_request(&pkt, &ssrc))
       continue;
     for (guint i = 0; i < part->downtracks->len; i++) {
@@ -342,9 +446,37 @@ media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 no
     room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
 }
 
+static void
+send_nacks(MediaPart *part, gint64 now_us)
+{
+  MediaRoom *room = part->room;
+  for (guint i = 0; i < part->uptracks->len; i++) {
+    Uptrack *up = g_ptr_array_index(part->uptracks, i);
+    for (guint l = 0; l < up->n_layers; l++) {
+      ChorusNackGenerator *g = up->nacks[l];
+      if (g == NULL || now_us < chorus_nack_generator_next_deadline_us(g))
+        continue;
+      guint16 seqs[64];
+      gsize n = chorus_nack_generator_poll_nacks(g, now_us, seqs, G_N_ELEMENTS(seqs));
+      if (n > 0) {
+        guint8 buf[512];
+        gsize consumed = 0;
+        gsize len = chorus_rtcp_write_nack(buf, sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD,
+                                           room->rtcp_ssrc, up->ssrcs[l], seqs, n, &consumed);
+        if (len > 0 && chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf)) == CHORUS_PEER_SEND_OK)
+          room->counters[MEDIA_COUNTER_NACKS_SENT] += consumed;
+      }
+      if (chorus_nack_generator_poll_keyframe_request(g))
+        media_request_keyframe(up, l, now_us);
+    }
+  }
+}
+
 void
 media_publisher_feedback(MediaPart *part, gint64 now_us)
 {
+  if (part->pub && chorus_peer_get_state(part->pub) == CHORUS_PEER_STATE_CONNECTED)
+    send_nacks(part, now_us);
   if (part->twcc == NULL || part->pub == NULL ||
       chorus_peer_get_state(part->pub) != CHORUS_PEER_STATE_CONNECTED ||
       now_us < chorus_twcc_recorder_next_deadline_us(part->twcc))

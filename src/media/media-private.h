@@ -9,6 +9,7 @@
 
 #include "media/media.h"
 #include "rtp/keyframe.h"
+#include "rtp/nack-generator.h"
 #include "rtp/rtcp-twcc.h"
 #include "rtp/twcc-recorder.h"
 #include "webrtc/peer.h"
@@ -34,6 +35,11 @@ typedef enum {
   MEDIA_COUNTER_WAITING_KEYFRAME,    /* video not forwarded while a downtrack waits for a keyframe */
   MEDIA_COUNTER_KEYFRAME_REPLAYS,    /* subscribers started from a ring's fresh keyframe */
   MEDIA_COUNTER_TWCC_FEEDBACK,       /* transport-wide CC feedback packets sent to publishers */
+  MEDIA_COUNTER_NACKS_SENT,          /* seqs asked again from publishers */
+  MEDIA_COUNTER_RTX_RECOVERED,       /* publisher retransmissions unwrapped and used */
+  MEDIA_COUNTER_NACKS_RECEIVED,      /* seqs subscribers asked again */
+  MEDIA_COUNTER_RETRANSMITTED,       /* answered from the ring (RTX or plain) */
+  MEDIA_COUNTER_RETRANSMIT_MISSED,   /* asked for but no longer (or never) held */
   MEDIA_COUNTER_PEERS_FAILED,
   MEDIA_COUNTER_N_
 } MediaCounter;
@@ -41,6 +47,8 @@ typedef enum {
 struct _ChorusMediaEngine {
   const ChorusConfig *config;
   ChorusPeerConfig peer_config;
+  guint test_publisher_loss_permille;  /* CHORUS_TEST_PUBLISHER_LOSS_PCT */
+  guint test_subscriber_loss_permille; /* CHORUS_TEST_SUBSCRIBER_LOSS_PCT */
   char **local_addresses;
   gint64 counters[MEDIA_COUNTER_N_]; /* atomics */
   gint peers_connected;              /* atomic gauge */
@@ -56,13 +64,15 @@ typedef struct {
 MediaLink *media_link_ref(MediaLink *link);
 void media_link_unref(MediaLink *link);
 
-/* The last packets of one video layer as received (plaintext), so that a
- * subscriber that connects can start at once from a keyframe that arrived
- * a moment earlier (requested when its answer came) instead of asking for
- * one and waiting a frame interval plus a round trip. */
-#define MEDIA_RING_SLOTS 128
+/* The last packets of one video layer as received (plaintext), indexed by
+ * seq % MEDIA_RING_SLOTS. Two uses: a subscriber that connects starts at
+ * once from a keyframe that arrived a moment earlier (requested when its
+ * answer came); and subscribers' NACKs are answered from it, rewritten
+ * again for that subscriber (the rewrite is deterministic: one copy per
+ * publisher layer instead of one history per subscriber). */
+#define MEDIA_RING_SLOTS 512
 typedef struct {
-  gint64 arrival_us;
+  gint64 arrival_us; /* 0: empty */
   guint16 len;
   guint16 seq;
   gboolean keyframe;
@@ -71,9 +81,20 @@ typedef struct {
 
 typedef struct {
   MediaRingSlot slots[MEDIA_RING_SLOTS];
-  guint next;  /* slot written next */
-  guint count; /* valid slots, up to MEDIA_RING_SLOTS */
+  gboolean any;
+  guint16 newest; /* highest seq stored (wrap-aware) */
 } MediaRing;
+
+/* Where a downtrack's outgoing seq came from: out = in + seq_offset from
+ * out_start on (until the next segment), on @layer, with @ts_offset. */
+#define MEDIA_SEGMENTS 8
+typedef struct {
+  guint16 out_start;
+  guint16 seq_offset;
+  guint32 ts_offset;
+  guint8 layer;
+  gboolean used;
+} MediaSegment;
 
 typedef struct _MediaRoom MediaRoom;
 typedef struct _MediaPart MediaPart;
@@ -96,6 +117,7 @@ struct _Uptrack {
   guint32 ssrcs[MEDIA_MAX_LAYERS];     /* learned or signalled; 0 = unknown */
   guint32 rtx_ssrcs[MEDIA_MAX_LAYERS];
   gint64 last_pli_us[MEDIA_MAX_LAYERS];
+  ChorusNackGenerator *nacks[MEDIA_MAX_LAYERS]; /* video layers: NACKs to the publisher */
   gboolean pli_pending[MEDIA_MAX_LAYERS]; /* asked within the throttle interval: send when it ends */
   gint64 last_packet_us[MEDIA_MAX_LAYERS];
   gboolean muted;
@@ -124,6 +146,11 @@ struct _Downtrack {
   guint16 last_seq;
   guint32 last_ts;
   gint64 last_send_us;
+  MediaSegment segments[MEDIA_SEGMENTS]; /* ring; the newest at segment_next - 1 */
+  guint segment_next;
+  guint32 rtx_ssrc;
+  gint rtx_pt;                         /* negotiated with the subscriber; -1: plain resends */
+  guint16 rtx_seq;
   char *quality;
 };
 
@@ -168,6 +195,8 @@ struct _MediaRoom {
   guint ticker_id;                     /* the worker's timer calls media_room_tick */
   gint64 last_flush_us;
   guint8 out[MEDIA_PKT_BYTES];         /* per-room scratch for rewritten packets */
+  guint8 out2[MEDIA_PKT_BYTES];        /* ... for RTX-wrapped resends */
+  guint8 unwrapped[MEDIA_PKT_BYTES];   /* ... for publisher RTX unwrapped */
 };
 
 /* media-worker.c */
@@ -200,7 +229,8 @@ void media_emit_track_gone(MediaRoom *room, const char *participant, const char 
 void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
-/* Due feedback to @part's publisher PeerConnection (room tick). */
+/* Due feedback (transport-wide CC, NACKs) to @part's publisher
+ * PeerConnection (room tick). */
 void media_publisher_feedback(MediaPart *part, gint64 now_us);
 void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
 /* A video downtrack that needs a keyframe to start (new, or its subscriber

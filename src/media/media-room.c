@@ -65,6 +65,24 @@ chorus_media_engine_new(const ChorusConfig *config, GError **error)
     .port_min = config->port_min,
     .port_max = config->port_max,
   };
+  /* Loss shim for tests (netem is not available on our CI machines). */
+  static const struct {
+    const char *env;
+    gsize offset;
+  } shims[] = {
+    { "CHORUS_TEST_PUBLISHER_LOSS_PCT", G_STRUCT_OFFSET(ChorusMediaEngine, test_publisher_loss_permille) },
+    { "CHORUS_TEST_SUBSCRIBER_LOSS_PCT", G_STRUCT_OFFSET(ChorusMediaEngine, test_subscriber_loss_permille) },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(shims); i++) {
+    const char *v = g_getenv(shims[i].env);
+    if (v == NULL || *v == '\0')
+      continue;
+    double pct = g_ascii_strtod(v, NULL);
+    guint permille = (guint)CLAMP(pct * 10.0, 0.0, 1000.0);
+    G_STRUCT_MEMBER(guint, engine, shims[i].offset) = permille;
+    g_warning("TEST LOSS SHIM: %s=%s: %.1f %% of RTP dropped at random; never set this in "
+              "production", shims[i].env, v, permille / 10.0);
+  }
   g_message("media: DTLS fingerprint sha-256 %s; ICE %s on %s, UDP ports %u-%u%s%s",
             chorus_dtls_context_get_fingerprint(dtls), config->ice_lite ? "lite" : "full",
             config->interfaces ? config->interfaces[0] : "all addresses", config->port_min,
@@ -108,6 +126,11 @@ static const struct {
   [MEDIA_COUNTER_WAITING_KEYFRAME] = { "chorus_media_waiting_keyframe_dropped_total", "Video packets not forwarded while a subscriber waits for a keyframe." },
   [MEDIA_COUNTER_KEYFRAME_REPLAYS] = { "chorus_media_keyframe_replays_total", "Subscribers started at once from a keyframe that had just arrived." },
   [MEDIA_COUNTER_TWCC_FEEDBACK] = { "chorus_media_twcc_feedback_sent_total", "Transport-wide CC feedback packets sent to publishers." },
+  [MEDIA_COUNTER_NACKS_SENT] = { "chorus_media_nacks_sent_total", "Sequence numbers NACKed to publishers." },
+  [MEDIA_COUNTER_RTX_RECOVERED] = { "chorus_media_rtx_recovered_total", "Publisher retransmissions (RTX) unwrapped and forwarded." },
+  [MEDIA_COUNTER_NACKS_RECEIVED] = { "chorus_media_nacks_received_total", "Sequence numbers subscribers NACKed." },
+  [MEDIA_COUNTER_RETRANSMITTED] = { "chorus_media_retransmitted_total", "Packets resent to subscribers from history (RTX or plain)." },
+  [MEDIA_COUNTER_RETRANSMIT_MISSED] = { "chorus_media_retransmit_missed_total", "NACKed packets no longer in history." },
   [MEDIA_COUNTER_PEERS_FAILED] = { "chorus_media_peers_failed_total", "PeerConnections that failed (ICE, consent, DTLS)." },
 };
 

@@ -111,6 +111,7 @@ uptrack_free(Uptrack *up)
   for (guint i = 0; i < MEDIA_MAX_LAYERS; i++) {
     g_free(up->rids[i]);
     g_free(up->rings[i]);
+    g_clear_pointer(&up->nacks[i], chorus_nack_generator_free);
   }
   g_free(up->mid);
   g_free(up->id);
@@ -312,7 +313,12 @@ make_peer(MediaPart *part, gboolean offerer, GError **error)
     .rtcp = on_sub_rtcp,
   };
   MediaRoom *room = part->room;
-  g_autoptr(ChorusPeer) peer = chorus_peer_new(room->context, &room->engine->peer_config, offerer,
+  ChorusPeerConfig config = room->engine->peer_config;
+  if (offerer)
+    config.test_drop_rtp_out_permille = room->engine->test_subscriber_loss_permille;
+  else
+    config.test_drop_rtp_in_permille = room->engine->test_publisher_loss_permille;
+  g_autoptr(ChorusPeer) peer = chorus_peer_new(room->context, &config, offerer,
                                                offerer ? &sub_cb : &pub_cb, part, error);
   if (peer == NULL || !chorus_peer_gather(peer, error))
     return NULL;
@@ -441,6 +447,12 @@ uptrack_apply(Uptrack *up, const ChorusSdpMediaResult *m)
       up->rings[l] = g_new0(MediaRing, 1);
     else if (!want)
       g_clear_pointer(&up->rings[l], g_free);
+    /* NACKs only where the publisher can answer them with RTX. */
+    gboolean nack = want && m->rtx_pt >= 0 && (m->codec->feedback & CHORUS_SDP_FB_NACK);
+    if (nack && up->nacks[l] == NULL)
+      up->nacks[l] = chorus_nack_generator_new(NULL);
+    else if (!nack)
+      g_clear_pointer(&up->nacks[l], chorus_nack_generator_free);
   }
   for (guint l = 0; l < MEDIA_MAX_LAYERS; l++) {
     g_clear_pointer(&up->rids[l], g_free);
@@ -610,9 +622,10 @@ maybe_offer(MediaPart *part)
       .track_key = d->track_id,
       .kind = d->up->kind,
       .codec = d->up->codec,
-      .rtx = FALSE, /* no retransmissions before the forwarding engine */
+      .rtx = d->up->rings[0] != NULL, /* video: NACKs answered from the ring */
       .red = FALSE,
       .ssrc = d->ssrc,
+      .rtx_ssrc = d->rtx_ssrc,
       .stream_id = d->publisher_id,
       .track_id = d->track_id,
     };
@@ -687,6 +700,8 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
     d->track_id = g_strdup(up->id);
     d->publisher_id = g_strdup(up->owner->id);
     d->ssrc = random_ssrc();
+    d->rtx_ssrc = random_ssrc();
+    d->rtx_pt = -1;
     d->pt = up->codec->pt;
     d->quality = g_strdup(s->quality ? s->quality : "auto");
     d->layer = d->pending_layer = media_quality_to_layer(d->quality, up->n_layers);
@@ -772,6 +787,7 @@ media_answer(MediaRoom *room, const char *participant, const char *sdp, guint64 
     d->negotiated = m->accepted && m->codec != NULL;
     if (d->negotiated) {
       d->pt = m->codec->pt;
+      d->rtx_pt = m->rtx_pt;
       downtrack_build_ext_map(d, m);
     }
   }

@@ -24,6 +24,7 @@ struct _ChorusPeer {
   char remote_fingerprint[CHORUS_FINGERPRINT_SHA256_LEN + 1];
   char *remote_ufrag;
   gboolean gathering_done;
+  guint drop_in_permille, drop_out_permille;
   ChorusPeerStats stats;
   /* Receive scratch: libnice's buffer is read-only and SRTP unprotects in
    * place. One per peer keeps the receive path allocation-free. */
@@ -153,6 +154,11 @@ on_receive(ChorusIce *ice, const guint8 *data, gsize len, gpointer user_data)
   case CHORUS_DEMUX_RTP:
   case CHORUS_DEMUX_RTCP: {
     gboolean rtcp = kind == CHORUS_DEMUX_RTCP;
+    if (G_UNLIKELY(peer->drop_in_permille) && !rtcp &&
+        (guint)g_random_int_range(0, 1000) < peer->drop_in_permille) {
+      peer->stats.test_dropped++;
+      return;
+    }
     if (peer->srtp == NULL || len > sizeof(peer->rx)) {
       peer->stats.srtp_unprotect_failed++;
       return;
@@ -221,6 +227,8 @@ chorus_peer_new(GMainContext *context, const ChorusPeerConfig *config, gboolean 
   peer->cb = *callbacks;
   peer->user_data = user_data;
   peer->dtls_ctx = chorus_dtls_context_ref(config->dtls);
+  peer->drop_in_permille = config->test_drop_rtp_in_permille;
+  peer->drop_out_permille = config->test_drop_rtp_out_permille;
   ChorusIceConfig ice_config = config->ice;
   ice_config.controlling =
     chorus_ice_role_is_controlling(offerer, config->ice.lite, FALSE /* remote lite: unknown */);
@@ -415,6 +423,11 @@ send_protected(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap, gboolean rtc
   if (r != CHORUS_SRTP_OK) {
     peer->stats.send_failed++;
     return CHORUS_PEER_SEND_SRTP_ERROR;
+  }
+  if (G_UNLIKELY(peer->drop_out_permille) && !rtcp &&
+      (guint)g_random_int_range(0, 1000) < peer->drop_out_permille) {
+    peer->stats.test_dropped++;
+    return CHORUS_PEER_SEND_OK; /* "sent": lost on the way */
   }
   if (chorus_ice_send(peer->ice, buf, len) == CHORUS_ICE_SEND_DROPPED) {
     peer->stats.send_failed++;

@@ -51,6 +51,10 @@ typedef struct {
 typedef struct {
   ChorusIceConfig ice;          /* strings borrowed: must outlive the peer */
   ChorusDtlsContext *dtls;      /* a reference is taken */
+  /* Test shim (loss tests; netem is not available here): drop this many
+   * per mille of received / sent RTP at random. 0 in production. */
+  guint test_drop_rtp_in_permille;
+  guint test_drop_rtp_out_permille;
 } ChorusPeerConfig;
 
 typedef struct {
@@ -59,6 +63,7 @@ typedef struct {
   guint64 unknown_dropped;       /* RFC 7983: neither DTLS nor RTP/RTCP */
   guint64 send_failed;
   guint64 dtls_garbage;          /* DTLS-range datagrams that were not records */
+  guint64 test_dropped;          /* by the loss shim */
 } ChorusPeerStats;
 
 /* @offerer: Chorus makes the offer on this PeerConnection (subscriber side);

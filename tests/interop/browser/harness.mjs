@@ -242,7 +242,7 @@ export class Harness {
     ].join('\n');
     fs.writeFileSync(this.configPath, config);
     const args = ['--dev', '--config', this.configPath, ...(this.opts.serverArgs || [])];
-    this.proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(this.opts?.serverEnv || {}) } });
     this.exited = new Promise((resolve) => {
       this.proc.on('exit', (code, signal) => resolve({ code, signal }));
     });
