@@ -120,8 +120,12 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     d->rebase = TRUE;
     d->need_keyframe = FALSE;
   }
-  if (layer != d->layer)
+  if (layer != d->layer) {
+    /* The target layer flows but no keyframe yet: ask (throttled). */
+    if (layer == d->pending_layer && video)
+      media_request_keyframe(d->up, layer, now_us);
     return;
+  }
   if (d->need_keyframe) {
     if (!keyframe) {
       room->counters[MEDIA_COUNTER_WAITING_KEYFRAME]++;

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Simulcast layer switching: a Chromium page publishes a 1280x720 camera
+// with 3 layers (q/h/f); a subscriber starts on "low", switches to "high"
+// and back to "low" with subscription.update, and keeps decoding
+// throughout while the decoded frame size follows the layer.
+import { Harness, assert, sleep } from './browser/harness.mjs';
+
+const h = await Harness.start({ name: 'simulcast' });
+async function ok(page, src, arg) {
+  const r = await h.evalInPage(page, ([s, a]) => window.t.run(s, a), [src, arg]);
+  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
+  return r.value;
+}
+async function inboundVideo(page) {
+  try {
+    return (await h.getStats(page, 'viewer.subscriber')).inbound.find((x) => x.kind === 'video') || null;
+  } catch (err) {
+    if (/no PeerConnection/.test(err.message)) return null;
+    throw err;
+  }
+}
+/** Waits until the decoded width satisfies pred and frames keep coming. */
+async function waitWidth(page, pred, what, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  for (;;) {
+    const v = await inboundVideo(page);
+    if (v && v.frameWidth && pred(v.frameWidth)) return v;
+    last = v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last ${last?.frameWidth}x${last?.frameHeight}, frames ${last?.framesDecoded})`);
+    await sleep(200);
+  }
+}
+
+try {
+  const P = await h.newPage(undefined, 'P');
+  const S = await h.newPage(undefined, 'S');
+  let video = null;
+  await h.check('P publishes 1280x720 with 3 simulcast layers; S subscribes on "low"', async () => {
+    await ok(P, 'return t.connect("p", arg)', h.wsUrl);
+    await ok(S, 'return t.connect("s", arg)', h.wsUrl);
+    await ok(P, 'return t.clients.p.createRoom("sim", {kind: "live"})');
+    await ok(P, 'return t.join("p", "host", "sim", {identity: "host", role: "host"})');
+    await ok(P, 'return t.getUserMedia("cam", {audio: true, video: {width: 1280, height: 720}})');
+    const pub = await ok(P, 'return t.sessions.host.publish(t.streams.cam, {simulcast: true})');
+    video = pub.find((x) => x.kind === 'video');
+    assert(video.simulcast.length === 3, JSON.stringify(video));
+    await ok(S, 'return t.join("s", "viewer", "sim", {identity: "viewer"})');
+    await ok(S, 'return t.sessions.viewer.subscribe("all", {quality: "low"})');
+  }, { dependent: true });
+
+  const sizes = [];
+  await h.check('S decodes the low layer', async () => {
+    const v = await waitWidth(S, (w) => w > 0 && w <= 400, 'low layer');
+    sizes.push(`${v.frameWidth}x${v.frameHeight}`);
+  }, { dependent: true });
+
+  // The publisher needs a few seconds of feedback before it sends the top layer.
+  await h.check('switch to "high": the frame size grows to the top layer, decoding goes on', async () => {
+    const before = await inboundVideo(S);
+    await ok(S, 'return t.sessions.viewer.updateSubscription(arg, {quality: "high"})', video.track);
+    const v = await waitWidth(S, (w) => w >= 1000, 'high layer', 20000);
+    assert(v.framesDecoded > before.framesDecoded + 10, 'frames stalled');
+    sizes.push(`${v.frameWidth}x${v.frameHeight}`);
+  }, { dependent: true });
+
+  await h.check('switch back to "low": the frame size shrinks, decoding goes on', async () => {
+    const before = await inboundVideo(S);
+    await ok(S, 'return t.sessions.viewer.updateSubscription(arg, {quality: "low"})', video.track);
+    const v = await waitWidth(S, (w) => w <= 400, 'back to low');
+    await sleep(1000);
+    const after = await inboundVideo(S);
+    assert(after.framesDecoded > before.framesDecoded + 20, `frames ${before.framesDecoded} -> ${after.framesDecoded}`);
+    sizes.push(`${v.frameWidth}x${v.frameHeight}`);
+    console.log(`  decoded sizes: ${sizes.join(' -> ')}; freezes ${after.freezeCount}, keyframes ${after.keyFramesDecoded}`);
+  }, { dependent: true });
+} catch (err) {
+  await h.check('test body', () => { throw err; });
+}
+process.exit((await h.stop()) ? 1 : 0);
