@@ -493,9 +493,6 @@ media_publisher_feedback(MediaPart *part, gint64 now_us)
       part->twcc_builder.media_ssrc = up->ssrcs[0];
     }
   }
-  /* The two layers define the same pair (seq, arrival or lost marker). */
-  G_STATIC_ASSERT(sizeof(ChorusTwccArrival) == sizeof(ChorusRtcpTwccArrival));
-  G_STATIC_ASSERT(CHORUS_TWCC_NOT_RECEIVED == CHORUS_RTCP_TWCC_LOST);
   ChorusTwccArrival arrivals[256];
   guint8 buf[MEDIA_PKT_BYTES];
   for (int round = 0; round < 4; round++) {
@@ -504,7 +501,7 @@ media_publisher_feedback(MediaPart *part, gint64 now_us)
                                                  G_N_ELEMENTS(arrivals), &fb_count);
     if (n == 0)
       return;
-    const ChorusRtcpTwccArrival *a = (const ChorusRtcpTwccArrival *)(const void *)arrivals;
+    const ChorusRtcpTwccArrival *a = arrivals;
     gsize done = 0;
     while (done < n) {
       gsize consumed = 0;

@@ -8,19 +8,13 @@
 
 #include <glib.h>
 
+#include "rtp/rtcp.h"
+
 G_BEGIN_DECLS
 
-/* One receiver report block (RFC 3550 6.4.1), as values: the RTCP writer
- * maps it to the wire (cumulative_lost into 24 signed bits). */
-typedef struct {
-  guint32 ssrc;            /* SSRC of the source this block is about */
-  guint8 fraction_lost;    /* lost since the previous report, in 1/256 */
-  gint32 cumulative_lost;  /* clamped to -0x800000..0x7fffff */
-  guint32 ext_highest_seq; /* cycles << 16 | highest seq */
-  guint32 jitter;          /* interarrival jitter, in RTP timestamp units */
-  guint32 lsr;             /* middle 32 bits of the last SR's NTP time, 0 when none */
-  guint32 dlsr;            /* delay since that SR, in 1/65536 s, 0 when none */
-} ChorusRtpReportBlock;
+/* One receiver report block (RFC 3550 6.4.1): the RTCP writer's own type,
+ * so a polled block goes to chorus_rtcp_write_rr() as is. */
+typedef ChorusRtcpReportBlock ChorusRtpReportBlock;
 
 typedef struct {
   guint64 packets;        /* counted packets (reordered and duplicates included) */

@@ -9,6 +9,8 @@
 
 #include <glib.h>
 
+#include "rtp/rtcp-twcc.h"
+
 G_BEGIN_DECLS
 
 /* Seqs one feedback can cover at most; older unreported seqs are skipped.
@@ -17,12 +19,11 @@ G_BEGIN_DECLS
 #define CHORUS_TWCC_RECORDER_DEFAULT_INTERVAL_US 50000
 
 /* arrival_us of a packet that did not arrive (before its feedback). */
-#define CHORUS_TWCC_NOT_RECEIVED G_MININT64
+#define CHORUS_TWCC_NOT_RECEIVED CHORUS_RTCP_TWCC_LOST
 
-typedef struct {
-  guint16 seq;       /* transport-wide seq as on the wire */
-  gint64 arrival_us; /* CHORUS_TWCC_NOT_RECEIVED when lost */
-} ChorusTwccArrival;
+/* (seq as on the wire, arrival or CHORUS_TWCC_NOT_RECEIVED): the feedback
+ * writer's own type, so polled arrivals go to the builder as they are. */
+typedef ChorusRtcpTwccArrival ChorusTwccArrival;
 
 typedef struct {
   guint64 packets;
