@@ -178,8 +178,11 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     d->last_ts = rw.timestamp;
     d->last_send_us = now_us;
   }
-  if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK)
+  if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK) {
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
+    d->packets_sent++;
+    d->octets_sent += (guint32)pkt->payload_len;
+  }
 }
 
 void
@@ -234,6 +237,9 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     chorus_nack_generator_handle_packet(up->nacks[layer], pkt.seq, FALSE, now_us);
   }
   up->last_packet_us[layer] = now_us;
+  if (G_UNLIKELY(up->rx[layer] == NULL)) /* once per stream, at its first packet */
+    up->rx[layer] = chorus_rtp_receive_stats_new(pkt.ssrc, up->codec->clock_rate ? up->codec->clock_rate : 90000);
+  chorus_rtp_receive_stats_handle_packet(up->rx[layer], pkt.seq, pkt.timestamp, len, now_us);
   gboolean keyframe =
     up->rtp_codec != CHORUS_RTP_CODEC_OTHER &&
     chorus_rtp_is_keyframe_start(up->rtp_codec, buf + pkt.payload_offset, pkt.payload_len);
@@ -371,9 +377,35 @@ media_downtrack_kickoff(Downtrack *d, gint64 now_us)
 void
 media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
 {
-  /* Sender reports and the like are terminated here; Chorus's own reports
-   * come with the forwarding engine. */
-  part->room->counters[MEDIA_COUNTER_RTCP_IN]++;
+  /* Terminated here: sender reports feed our receiver reports (LSR/DLSR)
+   * and each subscriber's sender reports (NTP/RTP mapping); nothing is
+   * relayed. */
+  MediaRoom *room = part->room;
+  room->counters[MEDIA_COUNTER_RTCP_IN]++;
+  ChorusRtcpIter it;
+  ChorusRtcpPacket pkt;
+  gboolean malformed = FALSE;
+  if (!chorus_rtcp_iter_init(&it, buf, len))
+    return;
+  while (chorus_rtcp_iter_next(&it, &pkt, &malformed)) {
+    ChorusRtcpReport report;
+    if (pkt.type != CHORUS_RTCP_SR || chorus_rtcp_report_parse(&pkt, &report) != CHORUS_RTP_OK)
+      continue;
+    for (guint i = 0; i < part->uptracks->len; i++) {
+      Uptrack *up = g_ptr_array_index(part->uptracks, i);
+      for (guint l = 0; l < up->n_layers; l++) {
+        if (up->ssrcs[l] != report.ssrc)
+          continue;
+        up->sr_ntp[l] = report.sender_info.ntp;
+        up->sr_rtp[l] = report.sender_info.rtp_ts;
+        up->sr_arrival_us[l] = now_us;
+        if (up->rx[l])
+          chorus_rtp_receive_stats_handle_sr(up->rx[l], report.sender_info.ntp, now_us);
+      }
+    }
+  }
+  if (malformed)
+    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
 }
 
 void
@@ -513,6 +545,53 @@ media_publisher_feedback(MediaPart *part, gint64 now_us)
       if (chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf)) == CHORUS_PEER_SEND_OK)
         part->room->counters[MEDIA_COUNTER_TWCC_FEEDBACK]++;
       done += consumed;
+    }
+  }
+}
+
+void
+media_reports(MediaPart *part, gint64 now_us)
+{
+  MediaRoom *room = part->room;
+  guint8 buf[1200];
+  /* To the publisher: one RR with a block per stream received. */
+  if (part->pub && chorus_peer_get_state(part->pub) == CHORUS_PEER_STATE_CONNECTED) {
+    ChorusRtcpReportBlock blocks[31];
+    guint n = 0;
+    for (guint i = 0; i < part->uptracks->len && n < G_N_ELEMENTS(blocks); i++) {
+      Uptrack *up = g_ptr_array_index(part->uptracks, i);
+      for (guint l = 0; l < up->n_layers && n < G_N_ELEMENTS(blocks); l++)
+        if (up->rx[l] && chorus_rtp_receive_stats_poll_report(up->rx[l], now_us, &blocks[n]))
+          n++;
+    }
+    if (n > 0) {
+      gsize len = chorus_rtcp_write_rr(buf, sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD,
+                                       room->rtcp_ssrc, blocks, n);
+      if (len > 0)
+        chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf));
+    }
+  }
+  /* To the subscriber: an SR per downtrack whose source sent one, with the
+   * publisher's NTP time and the RTP time as rewritten for this
+   * subscriber, so that it keeps audio and video of a publisher in sync. */
+  if (part->sub && chorus_peer_get_state(part->sub) == CHORUS_PEER_STATE_CONNECTED) {
+    for (guint i = 0; i < part->downtracks->len; i++) {
+      Downtrack *d = g_ptr_array_index(part->downtracks, i);
+      Uptrack *up = d->up;
+      if (up == NULL || !d->started || up->sr_arrival_us[d->layer] == 0)
+        continue;
+      guint l = d->layer;
+      guint32 clock = up->codec->clock_rate ? up->codec->clock_rate : 90000;
+      gint64 since_us = now_us - up->sr_arrival_us[l];
+      /* Advance the publisher's SR instant to now in both clocks. */
+      guint64 ntp = up->sr_ntp[l] + (guint64)(((gdouble)since_us / G_USEC_PER_SEC) * 4294967296.0);
+      guint32 rtp = up->sr_rtp[l] + (guint32)(since_us * clock / G_USEC_PER_SEC) + d->ts_offset;
+      ChorusRtcpSenderInfo info = { .ntp = ntp, .rtp_ts = rtp, .packet_count = d->packets_sent,
+                                    .octet_count = d->octets_sent };
+      gsize len = chorus_rtcp_write_sr(buf, sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD, d->ssrc,
+                                       &info, NULL, 0);
+      if (len > 0)
+        chorus_peer_send_rtcp(part->sub, buf, len, sizeof(buf));
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "media/media.h"
 #include "rtp/keyframe.h"
 #include "rtp/nack-generator.h"
+#include "rtp/receive-stats.h"
 #include "rtp/rtcp-twcc.h"
 #include "rtp/twcc-recorder.h"
 #include "webrtc/peer.h"
@@ -118,6 +119,12 @@ struct _Uptrack {
   guint32 rtx_ssrcs[MEDIA_MAX_LAYERS];
   gint64 last_pli_us[MEDIA_MAX_LAYERS];
   ChorusNackGenerator *nacks[MEDIA_MAX_LAYERS]; /* video layers: NACKs to the publisher */
+  /* RTCP termination: what Chorus reports to the publisher (RR), and the
+   * publisher's last SR per layer, mapped for each subscriber's SR. */
+  ChorusRtpReceiveStats *rx[MEDIA_MAX_LAYERS]; /* made at the layer's first packet */
+  guint64 sr_ntp[MEDIA_MAX_LAYERS];
+  guint32 sr_rtp[MEDIA_MAX_LAYERS];
+  gint64 sr_arrival_us[MEDIA_MAX_LAYERS];     /* 0: no SR yet */
   gboolean pli_pending[MEDIA_MAX_LAYERS]; /* asked within the throttle interval: send when it ends */
   gint64 last_packet_us[MEDIA_MAX_LAYERS];
   gboolean muted;
@@ -148,6 +155,8 @@ struct _Downtrack {
   gint64 last_send_us;
   MediaSegment segments[MEDIA_SEGMENTS]; /* ring; the newest at segment_next - 1 */
   guint segment_next;
+  guint32 packets_sent;                /* for SRs */
+  guint32 octets_sent;
   guint32 rtx_ssrc;
   gint rtx_pt;                         /* negotiated with the subscriber; -1: plain resends */
   guint16 rtx_seq;
@@ -192,6 +201,7 @@ struct _MediaRoom {
   guint32 rtcp_ssrc;
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
   ChorusWorker *worker;
+  gint64 last_reports_us;
   guint ticker_id;                     /* the worker's timer calls media_room_tick */
   gint64 last_flush_us;
   guint8 out[MEDIA_PKT_BYTES];         /* per-room scratch for rewritten packets */
@@ -232,6 +242,9 @@ void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint
 /* Due feedback (transport-wide CC, NACKs) to @part's publisher
  * PeerConnection (room tick). */
 void media_publisher_feedback(MediaPart *part, gint64 now_us);
+/* Receiver reports to @part's publisher and sender reports to its
+ * subscriber PeerConnection (room tick, about once a second). */
+void media_reports(MediaPart *part, gint64 now_us);
 void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
 /* A video downtrack that needs a keyframe to start (new, or its subscriber
  * just connected): replays a fresh keyframe from the layer's ring when

@@ -112,6 +112,7 @@ uptrack_free(Uptrack *up)
     g_free(up->rids[i]);
     g_free(up->rings[i]);
     g_clear_pointer(&up->nacks[i], chorus_nack_generator_free);
+    g_clear_pointer(&up->rx[i], chorus_rtp_receive_stats_free);
   }
   g_free(up->mid);
   g_free(up->id);
@@ -354,8 +355,14 @@ media_room_tick(gpointer data, gint64 now_us)
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init(&it, room->parts);
-  while (g_hash_table_iter_next(&it, NULL, &value))
+  gboolean reports = now_us - room->last_reports_us >= G_USEC_PER_SEC;
+  if (reports)
+    room->last_reports_us = now_us;
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
     media_publisher_feedback(value, now_us);
+    if (reports)
+      media_reports(value, now_us);
+  }
   if (now_us - room->last_flush_us < G_USEC_PER_SEC)
     return;
   room->last_flush_us = now_us;

@@ -128,6 +128,21 @@ try {
       'audio growing');
   }, { dependent: true });
 
+  await h.check('RTCP terminated by Chorus: P gets receiver reports, S gets sender reports', async () => {
+    const deadline = Date.now() + 5000;
+    let rr = [], sr = [];
+    while (Date.now() < deadline) {
+      rr = await ok(P, `const out = []; (await t.sessions.host.publisherPc.getStats()).forEach((x) => {
+        if (x.type === 'remote-inbound-rtp') out.push(x.kind); }); return out.sort();`);
+      sr = await ok(S, `const out = []; (await t.sessions.viewer.subscriberPc.getStats()).forEach((x) => {
+        if (x.type === 'remote-outbound-rtp' && x.packetsSent > 0) out.push(x.kind); }); return out.sort();`);
+      if (rr.length === 2 && sr.length === 2) break;
+      await sleep(200);
+    }
+    assertEqual(rr, ['audio', 'video'], 'publisher remote-inbound-rtp (from Chorus RRs)');
+    assertEqual(sr, ['audio', 'video'], 'subscriber remote-outbound-rtp (from Chorus SRs)');
+  }, { dependent: true });
+
   await h.check('ICE restart of both PeerConnections: new server credentials, media keeps flowing', async () => {
     const ufrag = (page, pc) => ok(page, `const m = ${pc}.remoteDescription.sdp.match(/a=ice-ufrag:(\\S+)/);
       return m ? m[1] : null;`);
