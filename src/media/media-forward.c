@@ -225,9 +225,12 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
       room->counters[MEDIA_COUNTER_RTX_DROPPED]++;
       return;
     }
+    /* RECOVERED answers a NACK; NEW is a packet whose original has not
+     * arrived (yet, or ever): libwebrtc also sends recent packets as RTX
+     * when it probes bandwidth. Both are media we do not have. */
     ChorusNackPacketVerdict v = chorus_nack_generator_handle_packet(up->nacks[layer], pkt.seq, TRUE, now_us);
-    if (v != CHORUS_NACK_PACKET_RECOVERED) {
-      room->counters[MEDIA_COUNTER_RTX_DROPPED]++; /* a duplicate, or not missing */
+    if (v != CHORUS_NACK_PACKET_RECOVERED && v != CHORUS_NACK_PACKET_NEW) {
+      room->counters[MEDIA_COUNTER_RTX_DROPPED]++; /* a duplicate, or given up */
       return;
     }
     room->counters[MEDIA_COUNTER_RTX_RECOVERED]++;

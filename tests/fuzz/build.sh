@@ -10,6 +10,11 @@
 #     /tmp/sdp-corpus tests/fuzz/corpus/sdp tests/unit/data/sdp
 # Replay the committed corpus (and any crash file) without fuzzing:
 #   build-fuzz/fuzz-sdp tests/fuzz/corpus/sdp/* tests/unit/data/sdp/*
+#
+# fuzz-rtcp (every RTCP parser, and writer -> parser round trips for TWCC,
+# NACK, SR/RR, SDES, BYE, REMB, XR; the first input byte picks the mode):
+#   build-fuzz/fuzz-rtcp -max_total_time=300 /tmp/rtcp-corpus tests/fuzz/corpus-rtcp
+#   build-fuzz/fuzz-rtcp tests/fuzz/corpus-rtcp/*
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build-fuzz}
@@ -32,3 +37,6 @@ build_target() {
 
 build_target fuzz-sdp "$root"/src/webrtc/sdp.c "$root"/src/webrtc/sdp-parse.c "$root"/src/webrtc/sdp-write.c \
   "$root"/src/webrtc/sdp-answer.c "$root"/src/webrtc/sdp-offer.c "$root"/src/core/error.c
+
+build_target fuzz-rtcp "$root"/src/rtp/rtcp.c "$root"/src/rtp/rtcp-fb.c "$root"/src/rtp/rtcp-twcc.c \
+  "$root"/src/rtp/rtcp-xr.c
