@@ -208,11 +208,7 @@ try {
   process.exit(1);
 }
 
-async function ok(page, fn, arg) {
-  const r = await h.evalInPage(page, ([src, a]) => window.t.run(src, a), [fn, arg]);
-  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
-  return r.value;
-}
+const ok = (page, src, arg) => h.run(page, src, arg);
 
 /** The publisher's own view: resolution, rate and bandwidth estimate (a
  *  slowly paced keyframe shows up as a long pkt -> recv step). */

@@ -23,11 +23,7 @@ try {
   process.exit(1);
 }
 
-async function ok(page, fn, arg) {
-  const r = await h.evalInPage(page, ([src, a]) => window.t.run(src, a), [fn, arg]);
-  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
-  return r.value;
-}
+const ok = (page, src, arg) => h.run(page, src, arg);
 
 /** Polls getStats(pcName) until pred(stats) is true; returns the stats. */
 async function statsUntil(page, pcName, pred, what, timeoutMs = MEDIA_TIMEOUT_MS) {

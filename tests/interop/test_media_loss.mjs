@@ -12,20 +12,8 @@ const h = await Harness.start({
   name: 'loss',
   serverEnv: { CHORUS_TEST_PUBLISHER_LOSS_PCT: process.env.PUB_LOSS ?? LOSS_PCT, CHORUS_TEST_SUBSCRIBER_LOSS_PCT: process.env.SUB_LOSS ?? LOSS_PCT },
 });
-async function ok(page, src, arg) {
-  const r = await h.evalInPage(page, ([s, a]) => window.t.run(s, a), [src, arg]);
-  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
-  return r.value;
-}
-async function metrics() {
-  const text = await (await fetch(`http://127.0.0.1:${h.chorusPort}/metrics`)).text();
-  const m = {};
-  for (const line of text.split('\n')) {
-    const x = line.match(/^([a-z_]+) ([0-9.e+]+)$/);
-    if (x) m[x[1]] = Number(x[2]);
-  }
-  return m;
-}
+const ok = (page, src, arg) => h.run(page, src, arg);
+const metrics = () => h.metrics();
 const video = (st) => st.inbound.find((x) => x.kind === 'video') || {};
 
 try {

@@ -12,20 +12,8 @@
 import { Harness, assert } from './browser/harness.mjs';
 
 const h = await Harness.start({ name: 'feedback' });
-async function ok(page, src, arg) {
-  const r = await h.evalInPage(page, ([s, a]) => window.t.run(s, a), [src, arg]);
-  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
-  return r.value;
-}
-async function metrics() {
-  const text = await (await fetch(`http://127.0.0.1:${h.chorusPort}/metrics`)).text();
-  const m = {};
-  for (const line of text.split('\n')) {
-    const x = line.match(/^([a-z_]+) ([0-9.e+]+)$/);
-    if (x) m[x[1]] = Number(x[2]);
-  }
-  return m;
-}
+const ok = (page, src, arg) => h.run(page, src, arg);
+const metrics = () => h.metrics();
 
 try {
   const P = await h.newPage(undefined, 'P');

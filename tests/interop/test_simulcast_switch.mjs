@@ -6,11 +6,7 @@
 import { Harness, assert, sleep } from './browser/harness.mjs';
 
 const h = await Harness.start({ name: 'simulcast' });
-async function ok(page, src, arg) {
-  const r = await h.evalInPage(page, ([s, a]) => window.t.run(s, a), [src, arg]);
-  if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
-  return r.value;
-}
+const ok = (page, src, arg) => h.run(page, src, arg);
 async function inboundVideo(page) {
   try {
     return (await h.getStats(page, 'viewer.subscriber')).inbound.find((x) => x.kind === 'video') || null;
@@ -60,7 +56,10 @@ try {
     const before = await inboundVideo(S);
     await ok(S, 'return t.sessions.viewer.updateSubscription(arg, {quality: "high"})', video.track);
     const v = await waitWidth(S, (w) => w >= 1000, 'high layer', 20000);
-    assert(v.framesDecoded > before.framesDecoded + 10, 'frames stalled');
+    await sleep(1000);
+    const after = await inboundVideo(S);
+    assert(after.framesDecoded > v.framesDecoded + 10, `frames ${v.framesDecoded} -> ${after.framesDecoded} in 1 s after the switch`);
+    assert(after.frameWidth >= 1000, `back to ${after.frameWidth}`);
     sizes.push(`${v.frameWidth}x${v.frameHeight}`);
   }, { dependent: true });
 

@@ -17,60 +17,7 @@
 #include "rtp/rtcp-xr.h"
 #include "rtp/rtcp.h"
 
-static guint64 allocations;
-
-#if defined(__SANITIZE_ADDRESS__)
-/* From libasan (sanitizer/allocator_interface.h, not shipped with gcc-12). */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-
-static void
-count_malloc(const volatile void *ptr, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-}
-
-static void
-ignore_free(const volatile void *ptr)
-{
-}
-
-static void
-install_counter(void)
-{
-  __sanitizer_install_malloc_and_free_hooks(count_malloc, ignore_free);
-}
-#else
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-
-void *
-malloc(size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_malloc(size);
-}
-
-void *
-calloc(size_t n, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_calloc(n, size);
-}
-
-void *
-realloc(void *ptr, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_realloc(ptr, size);
-}
-
-static void
-install_counter(void)
-{
-}
-#endif
+#include "alloc-counter.h"
 
 static ChorusRtcpTwccStatus statuses[4096];
 
@@ -176,21 +123,21 @@ START_TEST(test_rtcp_does_not_allocate)
   ck_assert_uint_ge(n_packets, 7); /* SR, SDES, NACK, REMB, XR, TWCC (1+), BYE */
 
   install_counter();
-  guint64 before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  guint64 before = allocation_count();
   guint64 sum = 0;
   guint min_packets = G_MAXUINT;
   for (guint round = 1; round <= 5000; round++) {
     sum += round_once(round, &n_packets);
     min_packets = MIN(min_packets, n_packets);
   }
-  guint64 after = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  guint64 after = allocation_count();
   ck_assert_uint_gt(sum, 0);
   ck_assert_uint_ge(min_packets, 7);
   ck_assert_uint_eq(after - before, 0);
 
   /* The counter itself works: a GLib allocation is seen. */
   gpointer probe = g_malloc(64);
-  ck_assert_uint_gt(__atomic_load_n(&allocations, __ATOMIC_RELAXED), after);
+  ck_assert_uint_gt(allocation_count(), after);
   g_free(probe);
 }
 END_TEST

@@ -7,6 +7,7 @@
 
 #include "rtp/rtcp-twcc.h"
 #include "rtp/rtcp.h"
+#include "rtcp-test-util.h"
 
 #define W CHORUS_RTCP_TWCC_TIME_WRAP_US
 
@@ -26,29 +27,6 @@ static ChorusRtcpTwccStatus statuses[65536];
       ck_abort_msg(__VA_ARGS__);                                                                   \
   } while (0)
 
-static ChorusRtcpPacket
-single(const guint8 *buf, gsize len)
-{
-  ChorusRtcpIter it;
-  ChorusRtcpPacket p = {0};
-  gboolean bad = FALSE;
-  ck_assert(chorus_rtcp_iter_init(&it, buf, len));
-  ck_assert(chorus_rtcp_iter_next(&it, &p, &bad));
-  ck_assert(!bad);
-  ck_assert_uint_eq(p.len, len);
-  return p;
-}
-
-static ChorusRtcpPacket
-raw(const guint8 *buf, gsize len)
-{
-  ChorusRtcpPacket p = {.data = buf, .len = len};
-  if (len >= 2) {
-    p.type = buf[1];
-    p.count = buf[0] & 0x1f;
-  }
-  return p;
-}
 
 /* @a - @b on the 24-bit reference clock, in (-W/2, W/2]. */
 static gint64

@@ -6,30 +6,8 @@
 
 #include "rtp/rtcp-xr.h"
 #include "rtp/rtcp.h"
+#include "rtcp-test-util.h"
 
-static ChorusRtcpPacket
-single(const guint8 *buf, gsize len)
-{
-  ChorusRtcpIter it;
-  ChorusRtcpPacket p = {0};
-  gboolean bad = FALSE;
-  ck_assert(chorus_rtcp_iter_init(&it, buf, len));
-  ck_assert(chorus_rtcp_iter_next(&it, &p, &bad));
-  ck_assert(!bad);
-  ck_assert_uint_eq(p.len, len);
-  return p;
-}
-
-static ChorusRtcpPacket
-raw(const guint8 *buf, gsize len)
-{
-  ChorusRtcpPacket p = {.data = buf, .len = len};
-  if (len >= 2) {
-    p.type = buf[1];
-    p.count = buf[0] & 0x1f;
-  }
-  return p;
-}
 
 START_TEST(test_rrtr_bytes)
 {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "rtp/rtcp.h"
+#include "rtcp-test-util.h"
 #include "rtp/rtp-packet.h"
 
 START_TEST(test_compound_rr_pli_fir)
@@ -87,31 +88,6 @@ START_TEST(test_malformed)
 }
 END_TEST
 
-static ChorusRtcpPacket
-single(const guint8 *buf, gsize len)
-{
-  ChorusRtcpIter it;
-  ChorusRtcpPacket p = {0};
-  gboolean bad = FALSE;
-  ck_assert(chorus_rtcp_iter_init(&it, buf, len));
-  ck_assert(chorus_rtcp_iter_next(&it, &p, &bad));
-  ck_assert(!bad);
-  ck_assert_uint_eq(p.len, len);
-  return p;
-}
-
-/* A view with an exact length, as a parser would get it from the iterator,
- * but without the iterator's checks: parsers must not trust the header. */
-static ChorusRtcpPacket
-raw(const guint8 *buf, gsize len)
-{
-  ChorusRtcpPacket p = {.data = buf, .len = len};
-  if (len >= 2) {
-    p.type = buf[1];
-    p.count = buf[0] & 0x1f;
-  }
-  return p;
-}
 
 static ChorusRtcpReportBlock
 block(guint32 ssrc, guint8 fraction, gint32 cum, guint32 ext, guint32 jitter, guint32 lsr,

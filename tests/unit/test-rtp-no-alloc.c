@@ -20,66 +20,7 @@
 #include "rtp/rtp-seq.h"
 #include "rtp/twcc-recorder.h"
 
-static guint64 allocations;
-
-#if defined(__SANITIZE_ADDRESS__)
-/* From libasan (sanitizer/allocator_interface.h, not shipped with gcc-12). */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-
-static void
-count_malloc(const volatile void *ptr, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-}
-
-static void
-ignore_free(const volatile void *ptr)
-{
-}
-
-static void
-install_counter(void)
-{
-  __sanitizer_install_malloc_and_free_hooks(count_malloc, ignore_free);
-}
-#else
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-
-void *
-malloc(size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_malloc(size);
-}
-
-void *
-calloc(size_t n, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_calloc(n, size);
-}
-
-void *
-realloc(void *ptr, size_t size)
-{
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return __libc_realloc(ptr, size);
-}
-
-static void
-install_counter(void)
-{
-}
-#endif
-
-static guint64
-allocation_count(void)
-{
-  return __atomic_load_n(&allocations, __ATOMIC_RELAXED);
-}
+#include "alloc-counter.h"
 
 #define AUDIO_LEVEL_ID 1
 #define TWCC_ID 3

@@ -343,6 +343,26 @@ export class Harness {
     }
   }
 
+  /** Runs @src (an async function body with `t` and `arg`) in the test page
+   *  via window.t.run; returns its value, throws a ChorusError's code and
+   *  message as an Error. */
+  async run(page, src, arg) {
+    const r = await this.evalInPage(page, ([s, a]) => window.t.run(s, a), [src, arg]);
+    if (!r.ok) throw new Error(`${page.label}: ${r.message} (code ${r.code})`);
+    return r.value;
+  }
+
+  /** chorus's GET /metrics as {name: value} (unlabelled samples only). */
+  async metrics() {
+    const text = await (await fetch(`http://127.0.0.1:${this.chorusPort}/metrics`)).text();
+    const m = {};
+    for (const line of text.split('\n')) {
+      const x = line.match(/^([a-z_]+) ([0-9.e+-]+)$/);
+      if (x) m[x[1]] = Number(x[2]);
+    }
+    return m;
+  }
+
   /**
    * Stats of the RTCPeerConnection registered in the page as
    * window.t.pcs[pcName] (client.html registers "<session>.publisher" and
