@@ -128,10 +128,11 @@ try {
     const deadline = Date.now() + 5000;
     let rr = [], sr = [];
     while (Date.now() < deadline) {
-      rr = await ok(P, `const out = []; (await t.sessions.host.publisherPc.getStats()).forEach((x) => {
-        if (x.type === 'remote-inbound-rtp') out.push(x.kind); }); return out.sort();`);
-      sr = await ok(S, `const out = []; (await t.sessions.viewer.subscriberPc.getStats()).forEach((x) => {
-        if (x.type === 'remote-outbound-rtp' && x.packetsSent > 0) out.push(x.kind); }); return out.sort();`);
+      // Kinds that have reports (with simulcast, one per video layer sent).
+      rr = await ok(P, `const out = new Set(); (await t.sessions.host.publisherPc.getStats()).forEach((x) => {
+        if (x.type === 'remote-inbound-rtp') out.add(x.kind); }); return [...out].sort();`);
+      sr = await ok(S, `const out = new Set(); (await t.sessions.viewer.subscriberPc.getStats()).forEach((x) => {
+        if (x.type === 'remote-outbound-rtp' && x.packetsSent > 0) out.add(x.kind); }); return [...out].sort();`);
       if (rr.length === 2 && sr.length === 2) break;
       await sleep(200);
     }
