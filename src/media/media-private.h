@@ -174,6 +174,7 @@ struct _MediaPart {
   char *id;
   ChorusPeer *pub;
   ChorusPeerStats pub_seen;            /* part of pub's stats already counted */
+  gboolean pub_connected;              /* counted in engine->peers_connected */
   guint64 pub_session_id;
   /* Transport-wide CC feedback to the publisher (so that its send-side
    * estimator ramps up): arrivals recorded per packet, fed back by the
@@ -185,6 +186,7 @@ struct _MediaPart {
   GPtrArray *uptracks;                 /* Uptrack * (owned) */
   ChorusPeer *sub;
   ChorusPeerStats sub_seen;
+  gboolean sub_connected;
   ChorusSdpOfferer *offerer;
   GPtrArray *downtracks;               /* Downtrack * (owned), in offer order */
   gboolean offer_dirty;
@@ -202,6 +204,7 @@ struct _MediaRoom {
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
   ChorusWorker *worker;
   gint64 last_reports_us;
+  GPtrArray *teardowns;                /* pending teardown sources (destroyed with the room) */
   guint ticker_id;                     /* the worker's timer calls media_room_tick */
   gint64 last_flush_us;
   guint8 out[MEDIA_PKT_BYTES];         /* per-room scratch for rewritten packets */

@@ -55,15 +55,25 @@ account_peer(MediaRoom *room, ChorusPeer *peer, ChorusPeerStats *seen)
   *seen = now;
 }
 
+/* The connected-peers gauge follows each peer's own flag: up once when it
+ * connects, down once when it fails, closes or is freed. */
+static void
+set_connected(MediaRoom *room, gboolean *flag, gboolean connected)
+{
+  if (*flag == connected)
+    return;
+  *flag = connected;
+  g_atomic_int_add(&room->engine->peers_connected, connected ? 1 : -1);
+}
+
 /* Frees the peer in @slot after counting what it has not reported yet. */
 static void
-drop_peer(MediaRoom *room, ChorusPeer **slot, ChorusPeerStats *seen)
+drop_peer(MediaRoom *room, ChorusPeer **slot, ChorusPeerStats *seen, gboolean *connected)
 {
   if (*slot == NULL)
     return;
   account_peer(room, *slot, seen);
-  if (chorus_peer_get_state(*slot) == CHORUS_PEER_STATE_CONNECTED)
-    g_atomic_int_add(&room->engine->peers_connected, -1);
+  set_connected(room, connected, FALSE);
   g_clear_pointer(slot, chorus_peer_free);
   memset(seen, 0, sizeof(*seen));
 }
@@ -149,8 +159,8 @@ find_downtrack(MediaPart *part, const char *track)
 static void
 part_free(MediaPart *part)
 {
-  drop_peer(part->room, &part->pub, &part->pub_seen);
-  drop_peer(part->room, &part->sub, &part->sub_seen);
+  drop_peer(part->room, &part->pub, &part->pub_seen, &part->pub_connected);
+  drop_peer(part->room, &part->sub, &part->sub_seen, &part->sub_connected);
   g_clear_pointer(&part->twcc, chorus_twcc_recorder_free);
   g_clear_pointer(&part->uptracks, g_ptr_array_unref);   /* uptrack_free */
   g_clear_pointer(&part->downtracks, g_ptr_array_unref); /* downtrack_free */
@@ -177,8 +187,11 @@ part_get(MediaRoom *room, const char *id, gboolean create)
 
 /* ---- peer callbacks -------------------------------------------------------------- */
 
+/* Pending in the room's teardowns until it runs; a room freed first
+ * destroys it, so it never sees a freed room. */
 typedef struct {
   MediaRoom *room;
+  GSource *source;
   char *participant;
   ChorusMediaTarget target;
   char *reason;
@@ -188,6 +201,7 @@ static void
 peer_teardown_free(gpointer data)
 {
   PeerTeardown *t = data;
+  g_ptr_array_remove_fast(t->room->teardowns, t->source);
   g_free(t->participant);
   g_free(t->reason);
   g_free(t);
@@ -202,7 +216,7 @@ close_publisher(MediaPart *part, const char *reason)
     media_emit_track_gone(room, part->id, up->id);
   }
   g_ptr_array_set_size(part->uptracks, 0);
-  drop_peer(room, &part->pub, &part->pub_seen);
+  drop_peer(room, &part->pub, &part->pub_seen, &part->pub_connected);
   g_clear_pointer(&part->twcc, chorus_twcc_recorder_free);
   media_emit_peer_closed(room, part->id, CHORUS_MEDIA_PUBLISHER, reason);
 }
@@ -211,7 +225,7 @@ static void
 close_subscriber(MediaPart *part, const char *reason)
 {
   g_ptr_array_set_size(part->downtracks, 0);
-  drop_peer(part->room, &part->sub, &part->sub_seen);
+  drop_peer(part->room, &part->sub, &part->sub_seen, &part->sub_connected);
   g_clear_pointer(&part->offerer, chorus_sdp_offerer_free);
   part->offer_dirty = FALSE;
   media_emit_peer_closed(part->room, part->id, CHORUS_MEDIA_SUBSCRIBER, reason);
@@ -242,10 +256,11 @@ schedule_teardown(MediaPart *part, ChorusMediaTarget target, const char *reason)
   t->participant = g_strdup(part->id);
   t->target = target;
   t->reason = g_strdup(reason);
-  GSource *s = g_idle_source_new();
-  g_source_set_callback(s, run_teardown, t, peer_teardown_free);
-  g_source_attach(s, part->room->context);
-  g_source_unref(s);
+  t->source = g_idle_source_new();
+  g_source_set_callback(t->source, run_teardown, t, peer_teardown_free);
+  g_ptr_array_add(part->room->teardowns, t->source);
+  g_source_attach(t->source, part->room->context);
+  g_source_unref(t->source);
 }
 
 static void
@@ -262,10 +277,10 @@ static void
 on_peer_state(ChorusPeer *peer, ChorusPeerState state, const char *reason, gpointer user_data)
 {
   MediaPart *part = user_data;
-  ChorusMediaEngine *engine = part->room->engine;
   gboolean is_pub = peer == part->pub;
+  gboolean *connected = is_pub ? &part->pub_connected : &part->sub_connected;
+  set_connected(part->room, connected, state == CHORUS_PEER_STATE_CONNECTED);
   if (state == CHORUS_PEER_STATE_CONNECTED) {
-    g_atomic_int_inc(&engine->peers_connected);
     g_debug("room %s: %s %s connected (%s)", part->room->name, part->id,
             is_pub ? "publisher" : "subscriber",
             chorus_srtp_profile_to_string(chorus_peer_get_srtp_profile(peer)));
@@ -386,6 +401,7 @@ media_room_new(ChorusMediaEngine *engine, GMainContext *context, MediaLink *link
   room->name = g_strdup(name);
   room->parts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)part_free);
   room->tracks = g_hash_table_new(g_str_hash, g_str_equal);
+  room->teardowns = g_ptr_array_new();
   room->rtcp_ssrc = random_ssrc();
   room->worker = chorus_worker_get_current();
   room->last_flush_us = g_get_monotonic_time();
@@ -401,6 +417,10 @@ media_room_free(MediaRoom *room)
     return;
   if (room->worker)
     chorus_worker_remove_ticker(room->worker, room->ticker_id);
+  /* Each destroy runs peer_teardown_free, which takes it out of the array. */
+  while (room->teardowns->len > 0)
+    g_source_destroy(g_ptr_array_index(room->teardowns, room->teardowns->len - 1));
+  g_ptr_array_unref(room->teardowns);
   /* Downtracks point at other participants' uptracks: drop them all first. */
   GHashTableIter it;
   gpointer value;
@@ -529,7 +549,7 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
     chorus_sdp_negotiation_answer_offer(sdp, &lp, &opts, error);
   if (neg == NULL || !chorus_peer_set_remote(part->pub, &neg->transport, error)) {
     if (created)
-      drop_peer(room, &part->pub, &part->pub_seen);
+      drop_peer(room, &part->pub, &part->pub_seen, &part->pub_connected);
     return NULL;
   }
 

@@ -4,6 +4,7 @@
 
 #include <libsoup/soup.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "chorus-build-config.h"
 #include "core/error.h"
@@ -18,6 +19,7 @@
  * most FRAMES_PER_DISPATCH before returning to the main loop, so sockets
  * (other connections' frames, libnice later) are polled in between. */
 #define FRAMES_PER_TURN 16
+#define LISTEN_BACKLOG 1024
 #define FRAMES_PER_DISPATCH 256
 
 struct _ChorusSignalingServer {
@@ -212,7 +214,17 @@ listen_on(ChorusSignalingServer *server, GError **error)
   }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(addr, config->port);
   g_autoptr(GError) e = NULL;
-  if (!soup_server_listen(server->soup, sa, 0, &e)) {
+  /* Our own socket for a deep accept backlog: soup_server_listen() keeps
+   * GLib's default of 10, and bursts of joins (a live room's audience)
+   * overflowed it (kernel "SYN flooding", connects timing out). */
+  g_autoptr(GSocket) sock = g_socket_new(g_inet_address_get_family(addr), G_SOCKET_TYPE_STREAM,
+                                         G_SOCKET_PROTOCOL_TCP, &e);
+  if (sock) {
+    g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+    g_socket_set_option(sock, SOL_SOCKET, SO_REUSEADDR, 1, NULL);
+  }
+  if (sock == NULL || !g_socket_bind(sock, sa, TRUE, &e) || !g_socket_listen(sock, &e) ||
+      !soup_server_listen_socket(server->soup, sock, 0, &e)) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "cannot listen on %s:%u: %s",
                 config->listen_address, config->port, e->message);
     return FALSE;
