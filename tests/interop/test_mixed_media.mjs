@@ -30,22 +30,8 @@ try {
 
 const ok = (page, src, arg) => h.run(page, src, arg);
 
-async function statsUntil(page, pcName, pred, what, timeoutMs = MEDIA_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last = null;
-  for (;;) {
-    try {
-      last = await h.getStats(page, pcName);
-      if (pred(last)) return last;
-    } catch (err) {
-      if (!/no PeerConnection/.test(err.message)) throw err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms; last inbound: ${JSON.stringify(inboundSummary(last))}`);
-    }
-    await sleep(100);
-  }
-}
+const statsUntil = (page, pcName, pred, what, timeoutMs = MEDIA_TIMEOUT_MS) =>
+  h.statsUntil(page, pcName, pred, what, timeoutMs, inboundSummary);
 
 function inboundSummary(stats) {
   if (!stats) return null;

@@ -352,6 +352,26 @@ export class Harness {
     return r.value;
   }
 
+  /** Polls getStats(pcName) every 100 ms until pred(stats) holds and returns
+   *  the stats; a PeerConnection not made yet counts as "not yet". On
+   *  timeout the error names @what and shows describe(last stats). */
+  async statsUntil(page, pcName, pred, what, timeoutMs, describe = (x) => x) {
+    const deadline = Date.now() + timeoutMs;
+    let last = null;
+    for (;;) {
+      try {
+        last = await this.getStats(page, pcName);
+        if (pred(last)) return last;
+      } catch (err) {
+        if (!/no PeerConnection/.test(err.message)) throw err;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${what}: not within ${timeoutMs} ms; last stats: ${JSON.stringify(last ? describe(last) : null)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** chorus's GET /metrics as {name: value} (unlabelled samples only). */
   async metrics() {
     const text = await (await fetch(`http://127.0.0.1:${this.chorusPort}/metrics`)).text();
