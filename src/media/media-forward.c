@@ -598,3 +598,28 @@ media_reports(MediaPart *part, gint64 now_us)
     }
   }
 }
+
+/* A layer counts as flowing when a packet came within this. */
+#define LAYER_ALIVE_US (1500 * 1000)
+
+void
+media_downtrack_check_layers(Downtrack *d, gint64 now_us)
+{
+  Uptrack *up = d->up;
+  if (up == NULL || up->n_layers <= 1 || !d->negotiated)
+    return;
+  guint want = media_quality_to_layer(d->quality, up->n_layers);
+  int target = -1;
+  /* The best flowing layer at or below the wanted one, else the lowest
+   * flowing one above it. */
+  for (int l = (int)want; l >= 0 && target < 0; l--)
+    if (up->last_packet_us[l] != 0 && now_us - up->last_packet_us[l] < LAYER_ALIVE_US)
+      target = l;
+  for (guint l = want + 1; l < up->n_layers && target < 0; l++)
+    if (up->last_packet_us[l] != 0 && now_us - up->last_packet_us[l] < LAYER_ALIVE_US)
+      target = (int)l;
+  if (target < 0 || (guint)target == d->pending_layer)
+    return;
+  d->pending_layer = (guint)target; /* switched on that layer's next keyframe */
+  media_request_keyframe(up, (guint)target, now_us);
+}

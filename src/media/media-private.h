@@ -253,6 +253,10 @@ void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
  * just connected): replays a fresh keyframe from the layer's ring when
  * there is one and the subscriber is connected, else asks the publisher. */
 void media_downtrack_kickoff(Downtrack *d, gint64 now_us);
+/* Simulcast: falls back to the best layer that still flows when the
+ * subscriber's layer stops, and returns to it when it flows again (room
+ * tick, once a second). */
+void media_downtrack_check_layers(Downtrack *d, gint64 now_us);
 guint media_quality_to_layer(const char *quality, guint n_layers);
 
 G_END_DECLS

@@ -374,9 +374,13 @@ media_room_tick(gpointer data, gint64 now_us)
   if (reports)
     room->last_reports_us = now_us;
   while (g_hash_table_iter_next(&it, NULL, &value)) {
-    media_publisher_feedback(value, now_us);
-    if (reports)
-      media_reports(value, now_us);
+    MediaPart *part = value;
+    media_publisher_feedback(part, now_us);
+    if (!reports)
+      continue;
+    media_reports(part, now_us);
+    for (guint i = 0; i < part->downtracks->len; i++)
+      media_downtrack_check_layers(g_ptr_array_index(part->downtracks, i), now_us);
   }
   if (now_us - room->last_flush_us < G_USEC_PER_SEC)
     return;

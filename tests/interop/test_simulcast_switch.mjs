@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Simulcast layer switching: a Chromium page publishes a 1280x720 camera
-// with 3 layers (q/h/f); a subscriber starts on "low", switches to "high"
-// and back to "low" with subscription.update, and keeps decoding
-// throughout while the decoded frame size follows the layer.
+// with 3 layers (q/h/f); a subscriber starts on "low", switches to "high";
+// the publisher stops its top layer (the subscriber falls back to the
+// middle one) and starts it again (back to the top); then the subscriber
+// switches to "low". It keeps decoding throughout while the decoded frame
+// size follows the layer.
 import { Harness, assert, sleep } from './browser/harness.mjs';
 
 const h = await Harness.start({ name: 'simulcast' });
@@ -60,6 +62,28 @@ try {
     const after = await inboundVideo(S);
     assert(after.framesDecoded > v.framesDecoded + 10, `frames ${v.framesDecoded} -> ${after.framesDecoded} in 1 s after the switch`);
     assert(after.frameWidth >= 1000, `back to ${after.frameWidth}`);
+    sizes.push(`${v.frameWidth}x${v.frameHeight}`);
+  }, { dependent: true });
+
+  const setTopLayer = (active) => ok(P, `const sender = t.sessions.host.publisherPc.getSenders()
+      .find((x) => x.track && x.track.kind === 'video');
+    const p = sender.getParameters();
+    for (const e of p.encodings) if (e.rid === 'f') e.active = arg;
+    await sender.setParameters(p);
+    return p.encodings.map((e) => e.rid + ':' + e.active).join(',');`, active);
+
+  await h.check('the top layer stops: S falls back to the next layer and keeps decoding', async () => {
+    await setTopLayer(false);
+    const v = await waitWidth(S, (w) => w > 400 && w < 1000, 'fallback to the middle layer', 10000);
+    await sleep(1000);
+    const after = await inboundVideo(S);
+    assert(after.framesDecoded > v.framesDecoded + 10, `frames ${v.framesDecoded} -> ${after.framesDecoded}`);
+    sizes.push(`${v.frameWidth}x${v.frameHeight}`);
+  }, { dependent: true });
+
+  await h.check('the top layer comes back: S returns to it', async () => {
+    await setTopLayer(true);
+    const v = await waitWidth(S, (w) => w >= 1000, 'back to the top layer', 15000);
     sizes.push(`${v.frameWidth}x${v.frameHeight}`);
   }, { dependent: true });
 
