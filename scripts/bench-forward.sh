@@ -5,23 +5,26 @@
 # Prints forwarded packets/s, Chorus CPU per forwarded packet, the floor
 # and their ratio. Numbers only; run it on a quiet machine, several times.
 #
-#   scripts/bench-forward.sh [--hosts P] [--viewers S] [--duration SECONDS]
+#   scripts/bench-forward.sh [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send]
+#   (--nice-send: media through nice_agent_send instead of the selected
+#   socket, to compare the two paths)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-hosts=2 viewers=100 duration=15
+hosts=2 viewers=100 duration=15 direct=true
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts="$2"; shift 2 ;;
     --viewers) viewers="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
-    *) echo "usage: $0 [--hosts P] [--viewers S] [--duration SECONDS]" >&2; exit 2 ;;
+    --nice-send) direct=false; shift ;;
+    *) echo "usage: $0 [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send]" >&2; exit 2 ;;
   esac
 done
 
 # Loopback only: a private network namespace when we can make one.
 if [ "${CHORUS_BENCH_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && unshare --net true 2>/dev/null; then
   exec unshare --net env CHORUS_BENCH_IN_NETNS=1 sh -c 'ip link set lo up && exec "$@"' sh "$0" \
-    --hosts "$hosts" --viewers "$viewers" --duration "$duration"
+    --hosts "$hosts" --viewers "$viewers" --duration "$duration" $([ "$direct" = true ] || echo --nice-send)
 fi
 
 build="${CHORUS_BUILD_DIR:-$root/build}"
@@ -37,6 +40,7 @@ listen_address = 127.0.0.1
 port = $port
 [media]
 interfaces = 127.0.0.1
+direct_send = $direct
 [plugins]
 directory = $build/plugins
 [log]
@@ -50,13 +54,13 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && br
   --hosts "$hosts" --viewers "$viewers" --duration "$duration" --quiet > "$tmp/report.json"
 floor=$("$build/tools/bench/bench-floor" 300000 | awk '{print $2}')
 
-python3 - "$tmp/report.json" "$floor" "$hosts" "$viewers" <<'EOP'
+python3 - "$tmp/report.json" "$floor" "$hosts" "$viewers" "$([ "$direct" = true ] && echo "direct send" || echo "nice_agent_send")" <<'EOP'
 import json, sys
 report, floor_ns, hosts, viewers = json.load(open(sys.argv[1])), float(sys.argv[2]), sys.argv[3], sys.argv[4]
 cpu = report["cpu"]["server"]
 fwd = report["server_counters"].get("chorus_media_rtp_forwarded_total", 0)
 per_ns = cpu["cpu_s"] / fwd * 1e9 if fwd else float("nan")
-print("forwarding benchmark: %s publishers -> %s subscribers, %.0f s steady" % (hosts, viewers, cpu["wall_s"]))
+print("forwarding benchmark: %s publishers -> %s subscribers, %.0f s steady, %s" % (hosts, viewers, cpu["wall_s"], sys.argv[5]))
 print("  %-44s %12.0f" % ("forwarded packets/s", fwd / cpu["wall_s"]))
 print("  %-44s %12.0f %%" % ("chorus CPU (of one core)", cpu["percent"]))
 print("  %-44s %12.0f ns" % ("chorus CPU per forwarded packet", per_ns))

@@ -47,6 +47,7 @@ static const KeyDef keys[] = {
   S("media", "public_ip", public_ip, NULL),
   V("media", "interfaces", interfaces),
   B("media", "ice_lite", ice_lite, FALSE),
+  B("media", "direct_send", direct_send, TRUE),
   S("media", "certificate_file", certificate_file, NULL),
   S("media", "private_key_file", private_key_file, NULL),
 

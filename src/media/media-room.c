@@ -65,6 +65,7 @@ chorus_media_engine_new(const ChorusConfig *config, GError **error)
     .port_min = config->port_min,
     .port_max = config->port_max,
   };
+  engine->peer_config.direct_send = config->direct_send;
   /* Loss shim for tests (netem is not available on our CI machines). */
   static const struct {
     const char *env;

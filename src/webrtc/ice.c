@@ -54,6 +54,7 @@ struct _ChorusIce {
   gboolean remote_gathering_done; /* for the current remote generation */
   ChorusIceState state;
   gboolean has_selected_pair;
+  guint pair_generation; /* bumped whenever the selected pair changes or goes */
 
   GPtrArray *local_candidates; /* char*, as reported */
   GPtrArray *pending_remote;   /* PendingCandidate* */
@@ -279,6 +280,7 @@ on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCand
   if (stream_id != ice->stream_id || component_id != COMPONENT_ID)
     return;
   ice->has_selected_pair = TRUE;
+  ice->pair_generation++;
   pending_send_flush(ice);
 }
 
@@ -296,6 +298,7 @@ on_state_changed(NiceAgent *agent, guint stream_id, guint component_id, guint ni
   if (state == CHORUS_ICE_STATE_FAILED) {
     /* libnice forgets the pair on failure (consent lost included). */
     ice->has_selected_pair = FALSE;
+    ice->pair_generation++;
     pending_send_clear(ice, TRUE);
   } else if (ice->has_selected_pair) {
     /* Normally flushed by new-selected-pair already; never let the owner's
@@ -840,4 +843,10 @@ chorus_ice_get_selected_socket(ChorusIce *ice, GSocketAddress **remote_address)
     *remote_address = g_socket_address_new_from_native(&ss, ss_len);
   }
   return socket;
+}
+
+guint
+chorus_ice_get_pair_generation(ChorusIce *ice)
+{
+  return ice->pair_generation;
 }

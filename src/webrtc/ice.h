@@ -201,4 +201,9 @@ GSocket *chorus_ice_get_selected_socket(ChorusIce *ice, GSocketAddress **remote_
 
 void chorus_ice_get_stats(ChorusIce *ice, ChorusIceStats *out);
 
+/* Changes whenever the selected pair does (selected, replaced, lost): a
+ * direct-send path caches the socket and address and compares this before
+ * each use. */
+guint chorus_ice_get_pair_generation(ChorusIce *ice);
+
 G_END_DECLS

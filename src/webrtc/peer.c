@@ -2,7 +2,9 @@
 
 #include "webrtc/peer.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/error.h"
 #include "webrtc/demux.h"
@@ -25,6 +27,16 @@ struct _ChorusPeer {
   char *remote_ufrag;
   gboolean gathering_done;
   guint drop_in_permille, drop_out_permille;
+  /* Direct send path (config->direct_send): the selected pair's socket
+   * (a reference keeps its fd valid) and remote address, valid while the
+   * pair generation matches. */
+  gboolean direct_send;
+  GSocket *direct_socket;
+  int direct_fd;
+  guint direct_generation;
+  gboolean direct_ready;
+  struct sockaddr_storage direct_addr;
+  socklen_t direct_addr_len;
   ChorusPeerStats stats;
   /* Receive scratch: libnice's buffer is read-only and SRTP unprotects in
    * place. One per peer keeps the receive path allocation-free. */
@@ -228,6 +240,8 @@ chorus_peer_new(GMainContext *context, const ChorusPeerConfig *config, gboolean 
   peer->user_data = user_data;
   peer->dtls_ctx = chorus_dtls_context_ref(config->dtls);
   peer->drop_in_permille = config->test_drop_rtp_in_permille;
+  peer->direct_send = config->direct_send;
+  peer->direct_generation = G_MAXUINT;
   peer->drop_out_permille = config->test_drop_rtp_out_permille;
   ChorusIceConfig ice_config = config->ice;
   ice_config.controlling =
@@ -273,6 +287,7 @@ chorus_peer_free(ChorusPeer *peer)
     while (chorus_dtls_poll_datagram(peer->dtls, peer->tx, sizeof(peer->tx), &n))
       chorus_ice_send(peer->ice, peer->tx, n);
   }
+  g_clear_object(&peer->direct_socket);
   g_clear_pointer(&peer->srtp, chorus_srtp_free);
   g_clear_pointer(&peer->dtls, chorus_dtls_free);
   g_clear_pointer(&peer->ice, chorus_ice_free);
@@ -411,6 +426,43 @@ chorus_peer_get_srtp_profile(ChorusPeer *peer)
   return peer->srtp ? chorus_srtp_get_profile(peer->srtp) : CHORUS_SRTP_PROFILE_NONE;
 }
 
+/* The selected pair's socket and address, refreshed when the pair
+ * changed (one integer compare per packet otherwise). */
+static gboolean
+direct_path(ChorusPeer *peer)
+{
+  guint generation = chorus_ice_get_pair_generation(peer->ice);
+  if (generation == peer->direct_generation)
+    return peer->direct_ready;
+  peer->direct_generation = generation;
+  peer->direct_ready = FALSE;
+  g_clear_object(&peer->direct_socket);
+  g_autoptr(GSocketAddress) remote = NULL;
+  GSocket *socket = chorus_ice_get_selected_socket(peer->ice, &remote);
+  if (socket == NULL || remote == NULL ||
+      g_socket_get_socket_type(socket) != G_SOCKET_TYPE_DATAGRAM ||
+      !g_socket_address_to_native(remote, &peer->direct_addr, sizeof(peer->direct_addr), NULL)) {
+    g_clear_object(&socket);
+    return FALSE;
+  }
+  peer->direct_socket = socket;
+  peer->direct_fd = g_socket_get_fd(socket);
+  peer->direct_addr_len = (socklen_t)g_socket_address_get_native_size(remote);
+  peer->direct_ready = TRUE;
+  return TRUE;
+}
+
+static ChorusIceSendResult
+send_datagram(ChorusPeer *peer, const guint8 *buf, gsize len)
+{
+  if (peer->direct_send && direct_path(peer)) {
+    ssize_t n = sendto(peer->direct_fd, buf, len, MSG_DONTWAIT,
+                       (const struct sockaddr *)&peer->direct_addr, peer->direct_addr_len);
+    return n == (ssize_t)len ? CHORUS_ICE_SEND_OK : CHORUS_ICE_SEND_DROPPED;
+  }
+  return chorus_ice_send(peer->ice, buf, len);
+}
+
 static ChorusPeerSendResult
 send_protected(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap, gboolean rtcp)
 {
@@ -429,7 +481,7 @@ send_protected(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap, gboolean rtc
     peer->stats.test_dropped++;
     return CHORUS_PEER_SEND_OK; /* "sent": lost on the way */
   }
-  if (chorus_ice_send(peer->ice, buf, len) == CHORUS_ICE_SEND_DROPPED) {
+  if (send_datagram(peer, buf, len) == CHORUS_ICE_SEND_DROPPED) {
     peer->stats.send_failed++;
     return CHORUS_PEER_SEND_DROPPED;
   }

@@ -55,6 +55,10 @@ typedef struct {
    * per mille of received / sent RTP at random. 0 in production. */
   guint test_drop_rtp_in_permille;
   guint test_drop_rtp_out_permille;
+  /* Send SRTP/SRTCP on the selected pair's socket directly (sendto), not
+   * through nice_agent_send, which takes libnice's process-wide lock per
+   * packet. STUN and consent stay with libnice. */
+  gboolean direct_send;
 } ChorusPeerConfig;
 
 typedef struct {
