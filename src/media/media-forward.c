@@ -148,6 +148,8 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
       d->seq_offset = 0;
       d->ts_offset = 0;
     }
+    if (d->started)
+      chorus_vp8_rewriter_rebase(&d->vp8);
     d->started = TRUE;
     d->rebase = FALSE;
     MediaSegment *seg = &d->segments[d->segment_next];
@@ -171,6 +173,14 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
                                 &len) != CHORUS_RTP_OK) {
     room->counters[MEDIA_COUNTER_SEND_FAILED]++;
     return;
+  }
+  if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8) {
+    guint8 *payload = out + len - (pkt->len - pkt->payload_offset);
+    chorus_vp8_rewriter_rewrite(&d->vp8, payload, pkt->payload_len);
+    /* The segment opened with this packet records the offsets in force. */
+    MediaSegment *seg = &d->segments[(d->segment_next + MEDIA_SEGMENTS - 1) % MEDIA_SEGMENTS];
+    seg->vp8_pid_offset = d->vp8.pid_offset;
+    seg->vp8_tl0_offset = d->vp8.tl0_offset;
   }
   /* A late (recovered) packet must not move the continuity point back. */
   if ((guint16)(rw.seq - d->last_seq) < 0x8000 || d->last_send_us == 0) {
@@ -348,6 +358,9 @@ resend(Downtrack *d, guint16 out_seq, gint64 now_us)
     room->counters[MEDIA_COUNTER_SEND_FAILED]++;
     return;
   }
+  if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8)
+    chorus_vp8_apply_offsets(out + len - (pkt.len - pkt.payload_offset), pkt.payload_len,
+                             seg->vp8_pid_offset, seg->vp8_tl0_offset);
   if (d->rtx_pt >= 0) {
     ChorusRtpPacket orig;
     gsize rtx_len;

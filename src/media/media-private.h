@@ -11,6 +11,7 @@
 #include "rtp/keyframe.h"
 #include "rtp/nack-generator.h"
 #include "rtp/receive-stats.h"
+#include "rtp/vp8-rewriter.h"
 #include "rtp/rtcp-twcc.h"
 #include "rtp/twcc-recorder.h"
 #include "webrtc/peer.h"
@@ -93,6 +94,8 @@ typedef struct {
   guint16 out_start;
   guint16 seq_offset;
   guint32 ts_offset;
+  guint16 vp8_pid_offset;  /* VP8 picture ID / TL0PICIDX offsets in force */
+  guint8 vp8_tl0_offset;
   guint8 layer;
   gboolean used;
 } MediaSegment;
@@ -154,6 +157,7 @@ struct _Downtrack {
   guint32 last_ts;
   gint64 last_send_us;
   MediaSegment segments[MEDIA_SEGMENTS]; /* ring; the newest at segment_next - 1 */
+  ChorusVp8Rewriter vp8;               /* VP8 uptracks: picture ID continuity */
   guint segment_next;
   guint32 packets_sent;                /* for SRs */
   guint32 octets_sent;

@@ -738,6 +738,7 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
     d->layer = d->pending_layer = media_quality_to_layer(d->quality, up->n_layers);
     d->paused = s->paused > 0;
     d->need_keyframe = up->kind == CHORUS_SDP_KIND_VIDEO && up->rtp_codec != CHORUS_RTP_CODEC_OTHER;
+    chorus_vp8_rewriter_init(&d->vp8);
     g_ptr_array_add(up->downtracks, d);
     g_ptr_array_add(part->downtracks, d);
     changed = TRUE;
