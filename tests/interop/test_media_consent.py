@@ -13,7 +13,6 @@ media still reaches the subscriber).
     CHORUS_BUILD_DIR=build /usr/bin/python3 tests/interop/test_media_consent.py
 """
 import asyncio
-import sys
 import time
 
 import aiortc_client as ac
@@ -110,18 +109,8 @@ async def run():
         for c in clients:
             await c.close()
         await ac.stop_server(server, failed)
-    return 0
-
-
-def main():
-    try:
-        rc = asyncio.run(run())
-    except AssertionError as e:
-        print("FAIL %s" % e)
-        return 1
-    print("media consent: ok")
-    return rc
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ac.run_main(run)  # exits non-zero on any failure
+    print("media consent: ok")

@@ -7,7 +7,6 @@ new offer to the subscriber, audio stops). Same PeerConnections throughout.
     CHORUS_BUILD_DIR=build /usr/bin/python3 tests/interop/test_media_renegotiation.py
 """
 import asyncio
-import sys
 
 import aiortc_client as ac
 
@@ -76,18 +75,8 @@ async def run():
         for c in clients:
             await c.close()
         await ac.stop_server(server, failed)
-    return 0
-
-
-def main():
-    try:
-        rc = asyncio.run(run())
-    except AssertionError as e:
-        print("FAIL %s" % e)
-        return 1
-    print("media renegotiation: ok")
-    return rc
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ac.run_main(run)  # exits non-zero on any failure
+    print("media renegotiation: ok")
