@@ -157,6 +157,17 @@ chorus_room_unsubscribe(ChorusParticipant *p, json_t *tracks, GError **error)
 
 /* ---- asynchronous requests ----------------------------------------------- */
 
+/* Completes @done with an error at once when @p's room has no media. */
+static gboolean
+media_or_reply(ChorusParticipant *p, ChorusRoomDone done, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  if (need_media(p->room, &error))
+    return TRUE;
+  done(user_data, NULL, error);
+  return FALSE;
+}
+
 typedef struct {
   ChorusRoomDirectory *dir;
   char *participant;
@@ -263,17 +274,13 @@ on_publish_done(gpointer user_data, json_t *result, const GError *error)
 void
 chorus_room_publish(ChorusParticipant *p, const char *sdp, ChorusRoomDone done, gpointer user_data)
 {
-  GError *error = NULL;
-  if (!need_media(p->room, &error)) {
-    done(user_data, NULL, error);
-    g_error_free(error);
+  if (!media_or_reply(p, done, user_data))
     return;
-  }
   /* Policy first, on the main thread: which kinds does the offer send? */
+  g_autoptr(GError) error = NULL;
   g_autoptr(ChorusSdpSession) offer = chorus_sdp_session_parse(sdp, &error);
   if (offer == NULL) {
     done(user_data, NULL, error);
-    g_error_free(error);
     return;
   }
   for (guint i = 0; i < offer->media->len; i++) {
@@ -319,12 +326,8 @@ void
 chorus_room_answer(ChorusParticipant *p, const char *sdp, guint64 version, ChorusRoomDone done,
                    gpointer user_data)
 {
-  GError *error = NULL;
-  if (!need_media(p->room, &error)) {
-    done(user_data, NULL, error);
-    g_error_free(error);
+  if (!media_or_reply(p, done, user_data))
     return;
-  }
   chorus_media_answer(p->room->media, p->id, sdp, version, on_simple_done,
                       pending_new(p, done, user_data));
 }
@@ -333,12 +336,8 @@ void
 chorus_room_trickle(ChorusParticipant *p, ChorusMediaTarget target, const char *candidate,
                     const char *ufrag, ChorusRoomDone done, gpointer user_data)
 {
-  GError *error = NULL;
-  if (!need_media(p->room, &error)) {
-    done(user_data, NULL, error);
-    g_error_free(error);
+  if (!media_or_reply(p, done, user_data))
     return;
-  }
   chorus_media_trickle(p->room->media, p->id, target, candidate, ufrag, on_simple_done,
                        pending_new(p, done, user_data));
 }
@@ -346,12 +345,8 @@ chorus_room_trickle(ChorusParticipant *p, ChorusMediaTarget target, const char *
 void
 chorus_room_ice_restart(ChorusParticipant *p, ChorusRoomDone done, gpointer user_data)
 {
-  GError *error = NULL;
-  if (!need_media(p->room, &error)) {
-    done(user_data, NULL, error);
-    g_error_free(error);
+  if (!media_or_reply(p, done, user_data))
     return;
-  }
   chorus_media_ice_restart(p->room->media, p->id, on_simple_done, pending_new(p, done, user_data));
 }
 
