@@ -50,22 +50,97 @@ EOC
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 
-"$build/tools/chorus-load/chorus-load" --url "ws://127.0.0.1:$port/ws" --scenario live \
-  --hosts "$hosts" --viewers "$viewers" --duration "$duration" --quiet > "$tmp/report.json"
-floor=$("$build/tools/bench/bench-floor" 300000 | awk '{print $2}')
+metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
 
-python3 - "$tmp/report.json" "$floor" "$hosts" "$viewers" "$([ "$direct" = true ] && echo "direct send" || echo "nice_agent_send")" <<'EOP'
-import json, sys
-report, floor_ns, hosts, viewers = json.load(open(sys.argv[1])), float(sys.argv[2]), sys.argv[3], sys.argv[4]
-cpu = report["cpu"]["server"]
-fwd = report["server_counters"].get("chorus_media_rtp_forwarded_total", 0)
-per_ns = cpu["cpu_s"] / fwd * 1e9 if fwd else float("nan")
-print("forwarding benchmark: %s publishers -> %s subscribers, %.0f s steady, %s" % (hosts, viewers, cpu["wall_s"], sys.argv[5]))
-print("  %-44s %12.0f" % ("forwarded packets/s", fwd / cpu["wall_s"]))
-print("  %-44s %12.0f %%" % ("chorus CPU (of one core)", cpu["percent"]))
-print("  %-44s %12.0f ns" % ("chorus CPU per forwarded packet", per_ns))
-print("  %-44s %12.0f ns" % ("floor: copy+rewrite+SRTP-GCM+sendmmsg", floor_ns))
-print("  %-44s %12.2f x" % ("chorus / floor", per_ns / floor_ns))
-print("  %-44s %12s" % ("added forwarding latency p50/p99", "not measured yet"))
-print("  %-44s %12s" % ("chorus-load overloaded (figures are bounds)", report.get("chorus_load_health", {}).get("overloaded")))
+# The steady window: after every PeerConnection is up, for $duration s.
+# Joins (DTLS handshakes, offers) are outside it.
+"$build/tools/chorus-load/chorus-load" --url "ws://127.0.0.1:$port/ws" --scenario live \
+  --hosts "$hosts" --viewers "$viewers" --duration $((duration + 14)) --quiet > "$tmp/report.json" &
+load=$!
+want=$((hosts + viewers))
+for _ in $(seq 240); do
+  [ "$(metric chorus_media_peers_connected || echo 0)" -ge "$want" ] 2>/dev/null && break
+  sleep 0.5
+done
+sleep 2
+curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/m0"; c0=$(cpu_ticks); t0=$(date +%s.%N)
+sleep "$duration"
+curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/m1"; c1=$(cpu_ticks); t1=$(date +%s.%N)
+# Then allocations of the worker threads over 3 s, where uprobes on libc's
+# allocator can be set (root, perf): "no allocation per forwarded packet"
+# is measured, not assumed. A separate window: each probe hit costs a trap.
+allocs=""
+libc=$(ldd "$build/src/chorus" | awk '/libc.so/ { print $3 }')
+if command -v perf >/dev/null && [ "$(id -u)" = 0 ] &&
+   { perf probe -l 2>/dev/null | grep -q probe_libc:malloc ||
+     perf probe -q -x "$libc" --add malloc --add calloc --add realloc 2>/dev/null; }; then
+  perf stat -x, --per-thread -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc -p "$server" \
+    -o "$tmp/allocs" -- sleep 3 2>/dev/null && allocs="$tmp/allocs"
+fi
+wait "$load" || true
+out=$("$build/tools/bench/bench-floor" 300000 "$viewers")
+drained=$(echo "$out" | awk '/drained/ { print $2 }')
+dropped=$(echo "$out" | awk '/dropped/ { print $2 }')
+
+python3 - "$tmp" "$c0" "$c1" "$t0" "$t1" "$drained" "$dropped" "$hosts" "$viewers" "$(getconf CLK_TCK)" "${allocs:-none}" \
+  "$([ "$direct" = true ] && echo "direct send" || echo "nice_agent_send")" <<'EOP'
+import json, re, sys
+tmp, c0, c1, t0, t1, drained, dropped, hosts, viewers, hz, allocs, path = sys.argv[1:]
+def metrics(f):
+    m = {}
+    for line in open(f):
+        if line.startswith("#"):
+            continue
+        k, _, v = line.rpartition(" ")
+        m[k] = float(v)
+    return m
+m0, m1 = metrics(tmp + "/m0"), metrics(tmp + "/m1")
+d = lambda k: m1.get(k, 0) - m0.get(k, 0)
+wall = float(t1) - float(t0)
+cpu_s = (int(c1) - int(c0)) / int(hz)
+fwd = d("chorus_media_rtp_forwarded_total")
+per_ns = cpu_s / fwd * 1e9 if fwd else float("nan")
+# Percentiles from the histogram's window delta (linear inside a bucket).
+buckets = []
+for k in m1:
+    mm = re.match(r'chorus_media_forward_delay_us_bucket\{le="([^"]+)"\}', k)
+    if mm:
+        buckets.append((float("inf") if mm.group(1) == "+Inf" else float(mm.group(1)), d(k)))
+buckets.sort()
+def pct(p):
+    total = buckets[-1][1] if buckets else 0
+    if total <= 0:
+        return float("nan")
+    want, lo, prev = total * p, 0.0, 0.0
+    for le, c in buckets:
+        if c >= want:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * (want - prev) / max(c - prev, 1)
+        lo, prev = le, c
+    return lo
+report = json.load(open(tmp + "/report.json"))
+loss = report.get("subscribers", {}).get("loss_percent", report.get("loss_percent"))
+print("forwarding benchmark: %s publishers -> %s subscribers, %.1f s steady window, %s" % (hosts, viewers, wall, path))
+print("  %-52s %12.0f" % ("forwarded packets/s", fwd / wall))
+print("  %-52s %12.0f %%" % ("chorus CPU (of one core)", 100 * cpu_s / wall))
+print("  %-52s %12.0f ns" % ("chorus CPU per forwarded packet", per_ns))
+print("  %-52s %12.0f ns" % ("floor, %s receivers reading (copy+rewrite+SRTP-GCM+sendmmsg)" % viewers, float(drained)))
+print("  %-52s %12.0f ns" % ("floor, packets dropped at a full socket", float(dropped)))
+print("  %-52s %12.2f x" % ("chorus / floor (receivers reading)", per_ns / float(drained)))
+print("  %-52s %12.2f x" % ("chorus / floor (dropped)", per_ns / float(dropped)))
+print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (read -> sent)", pct(0.5), pct(0.99)))
+if allocs != "none":
+    per_thread = {}
+    for line in open(allocs):
+        f = line.strip().split(",")
+        if len(f) >= 4 and f[1].replace(".", "").isdigit():
+            per_thread[f[0]] = per_thread.get(f[0], 0) + float(f[1])
+    w = sum(v for k, v in per_thread.items() if "chorus-w" in k)
+    afwd = 3.0 * fwd / wall  # at the steady window's rate
+    print("  %-52s %12.0f (%.3f per forwarded packet)" % ("allocations on worker threads, 3 s", w, w / afwd if afwd > 0 else float("nan")))
+else:
+    print("  %-52s %12s" % ("allocations on worker threads", "not measured (needs root + perf uprobes)"))
+print("  %-52s %12s" % ("subscriber loss (whole run) %", loss))
 EOP

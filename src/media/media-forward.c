@@ -27,6 +27,18 @@
 static void request_keyframe(Uptrack *up, guint layer, gint64 now_us, gint64 interval_us);
 
 
+/* One vDSO clock read per forwarded packet; the bucket search is a few
+ * compares of a small constant table. */
+static inline void
+record_delay(MediaRoom *room, gint64 delay_us)
+{
+  guint b = 0;
+  while (b < MEDIA_DELAY_BUCKETS - 1 && delay_us > media_delay_bounds_us[b])
+    b++;
+  room->delay_buckets[b]++;
+  room->delay_sum_us += delay_us;
+}
+
 static gboolean
 ext_equals(const ChorusRtpPacket *pkt, guint8 id, const char *value)
 {
@@ -192,6 +204,7 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
     d->packets_sent++;
     d->octets_sent += (guint32)pkt->payload_len;
+    record_delay(room, g_get_monotonic_time() - now_us);
   }
 }
 

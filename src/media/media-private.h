@@ -46,6 +46,12 @@ typedef enum {
   MEDIA_COUNTER_N_
 } MediaCounter;
 
+/* Forwarding delay (packet read from the publisher's socket -> handed to
+ * the kernel for one subscriber), histogram upper bounds in us; the last
+ * bucket is +Inf. Kernel queueing before Chorus reads is not included. */
+#define MEDIA_DELAY_BUCKETS 16
+extern const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1];
+
 struct _ChorusMediaEngine {
   const ChorusConfig *config;
   ChorusPeerConfig peer_config;
@@ -54,6 +60,8 @@ struct _ChorusMediaEngine {
   char **local_addresses;
   gint64 counters[MEDIA_COUNTER_N_]; /* atomics */
   gint peers_connected;              /* atomic gauge */
+  gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* atomics, not cumulative */
+  gint64 delay_sum_us;                       /* atomic */
 };
 
 typedef struct {
@@ -206,6 +214,8 @@ struct _MediaRoom {
   GHashTable *tracks;                  /* id -> Uptrack * (borrowed from parts) */
   guint32 rtcp_ssrc;
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
+  gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
+  gint64 delay_sum_us;
   ChorusWorker *worker;
   gint64 last_reports_us;
   GPtrArray *teardowns;                /* pending teardown sources (destroyed with the room) */

@@ -109,6 +109,10 @@ chorus_media_engine_get_fingerprint(ChorusMediaEngine *engine)
   return chorus_dtls_context_get_fingerprint(engine->peer_config.dtls);
 }
 
+const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1] = {
+  5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000,
+};
+
 static const struct {
   const char *name;
   const char *help;
@@ -144,6 +148,20 @@ collect(GString *out, gpointer user_data)
     g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", counter_info[i].name,
                            __atomic_load_n(&engine->counters[i], __ATOMIC_RELAXED));
   }
+  chorus_metrics_append_header(out, "chorus_media_forward_delay_us", "histogram",
+                               "Time from reading a publisher's packet to sending it to a subscriber (us).");
+  gint64 cumulative = 0;
+  for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
+    cumulative += __atomic_load_n(&engine->delay_buckets[i], __ATOMIC_RELAXED);
+    if (i + 1 < MEDIA_DELAY_BUCKETS)
+      g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{le=\"%" G_GINT64_FORMAT "\"} %" G_GINT64_FORMAT "\n",
+                             media_delay_bounds_us[i], cumulative);
+    else
+      g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{le=\"+Inf\"} %" G_GINT64_FORMAT "\n", cumulative);
+  }
+  g_string_append_printf(out, "chorus_media_forward_delay_us_sum %" G_GINT64_FORMAT "\n",
+                         __atomic_load_n(&engine->delay_sum_us, __ATOMIC_RELAXED));
+  g_string_append_printf(out, "chorus_media_forward_delay_us_count %" G_GINT64_FORMAT "\n", cumulative);
   chorus_metrics_append_header(out, "chorus_media_peers_connected", "gauge",
                                "PeerConnections with DTLS established.");
   g_string_append_printf(out, "chorus_media_peers_connected %d\n",

@@ -37,6 +37,14 @@ flush_counters(MediaRoom *room)
       room->counters[i] = 0;
     }
   }
+  for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
+    if (room->delay_buckets[i]) {
+      __atomic_add_fetch(&room->engine->delay_buckets[i], room->delay_buckets[i], __ATOMIC_RELAXED);
+      room->delay_buckets[i] = 0;
+    }
+  }
+  __atomic_add_fetch(&room->engine->delay_sum_us, room->delay_sum_us, __ATOMIC_RELAXED);
+  room->delay_sum_us = 0;
 }
 
 /* Peer stats are cumulative per peer; the room keeps the part already
