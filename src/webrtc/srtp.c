@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "webrtc/srtp-gcm.h"
 
 #define REPLAY_WINDOW_PACKETS 1024
 
 struct _ChorusSrtp {
   srtp_t outbound; /* local keys, ssrc_any_outbound */
   srtp_t inbound;  /* remote keys, ssrc_any_inbound */
+  ChorusSrtpGcmSender *gcm_sender; /* GCM: RTP protect without libsrtp (see srtp-gcm.h) */
   ChorusSrtpProfile profile;
   guint rtp_overhead;
   guint rtcp_overhead;
@@ -168,6 +170,13 @@ chorus_srtp_new(const ChorusSrtpKeys *keys, GError **error)
       !create_session(&srtp->inbound, keys->profile, keys->remote_key, key_len, keys->remote_salt,
                       salt_len, ssrc_any_inbound, error))
     return NULL;
+  if (keys->profile == CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM && !g_getenv("CHORUS_SRTP_LIBSRTP_ONLY")) {
+    srtp->gcm_sender = chorus_srtp_gcm_sender_new(keys->local_key, keys->local_salt);
+    if (srtp->gcm_sender == NULL) {
+      g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "OpenSSL AES-GCM setup failed");
+      return NULL;
+    }
+  }
   return g_steal_pointer(&srtp);
 }
 
@@ -180,6 +189,7 @@ chorus_srtp_free(ChorusSrtp *srtp)
     srtp_dealloc(srtp->outbound);
   if (srtp->inbound != NULL)
     srtp_dealloc(srtp->inbound);
+  chorus_srtp_gcm_sender_free(srtp->gcm_sender);
   g_free(srtp);
 }
 
@@ -268,10 +278,21 @@ chorus_srtp_protect_rtp(ChorusSrtp *srtp, guint8 *buf, gsize *len, gsize cap)
 {
   g_return_val_if_fail(srtp != NULL && buf != NULL && len != NULL, CHORUS_SRTP_ERROR);
   const ChorusSrtpOp op = CHORUS_SRTP_OP_PROTECT_RTP;
-  if (rtp_header_len(buf, *len) == 0 || *len > INT_MAX - CHORUS_SRTP_MAX_RTCP_OVERHEAD)
+  gsize hdr = rtp_header_len(buf, *len);
+  if (hdr == 0 || *len > INT_MAX - CHORUS_SRTP_MAX_RTCP_OVERHEAD)
     return count(srtp, op, CHORUS_SRTP_MALFORMED);
   if (cap < *len || cap - *len < srtp->rtp_overhead)
     return count(srtp, op, CHORUS_SRTP_NO_SPACE);
+  if (srtp->gcm_sender != NULL) {
+    if (chorus_srtp_gcm_sender_protect(srtp->gcm_sender, buf, *len, hdr)) {
+      *len += srtp->rtp_overhead;
+      return count(srtp, op, CHORUS_SRTP_OK);
+    }
+    /* Full SSRC table: libsrtp takes SSRCs never protected here. */
+    guint32 ssrc = ((guint32)buf[8] << 24) | ((guint32)buf[9] << 16) | ((guint32)buf[10] << 8) | buf[11];
+    if (chorus_srtp_gcm_sender_has_ssrc(srtp->gcm_sender, ssrc))
+      return count(srtp, op, CHORUS_SRTP_ERROR);
+  }
   int n = (int)*len;
   ChorusSrtpResult r = map_status(srtp_protect(srtp->outbound, buf, &n));
   if (r == CHORUS_SRTP_OK)

@@ -1,0 +1,145 @@
+#include "webrtc/srtp-gcm.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+#define GCM_TAG_LEN 16
+#define SALT_LEN 12
+/* SSRCs one PeerConnection sends: every track's media + RTX SSRC. */
+#define MAX_STREAMS 64
+
+typedef struct {
+  guint32 ssrc;
+  guint32 roc;      /* rollover counter of the highest index sent */
+  guint16 last_seq; /* highest sequence number sent */
+} Stream;
+
+struct _ChorusSrtpGcmSender {
+  EVP_CIPHER_CTX *ctx; /* keyed once with the session key */
+  guint8 session_salt[SALT_LEN];
+  Stream streams[MAX_STREAMS];
+  guint n_streams;
+};
+
+/* RFC 3711 4.3.3 AES-CM key derivation (key derivation rate 0), with a
+ * 12-byte master salt placed in the first 12 bytes of the 14-byte salt
+ * field, as libsrtp does for the AEAD profiles: x = salt XOR (label at
+ * byte 7), keystream = AES(master, x || counter). */
+static gboolean
+derive(const guint8 *master_key, const guint8 *master_salt, guint8 label, guint8 *out, gsize n)
+{
+  guint8 iv[16] = { 0 };
+  memcpy(iv, master_salt, SALT_LEN);
+  iv[7] ^= label;
+  guint8 zeros[32] = { 0 };
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  int outl = 0;
+  gboolean ok = ctx != NULL && n <= sizeof(zeros) &&
+                EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, master_key, iv) == 1 &&
+                EVP_EncryptUpdate(ctx, out, &outl, zeros, (int)n) == 1 && outl == (int)n;
+  EVP_CIPHER_CTX_free(ctx);
+  OPENSSL_cleanse(iv, sizeof(iv));
+  return ok;
+}
+
+ChorusSrtpGcmSender *
+chorus_srtp_gcm_sender_new(const guint8 *master_key, const guint8 *master_salt)
+{
+  ChorusSrtpGcmSender *s = g_new0(ChorusSrtpGcmSender, 1);
+  guint8 key[16];
+  s->ctx = EVP_CIPHER_CTX_new();
+  gboolean ok = s->ctx != NULL && derive(master_key, master_salt, 0x00, key, sizeof(key)) &&
+                derive(master_key, master_salt, 0x02, s->session_salt, SALT_LEN) &&
+                EVP_EncryptInit_ex(s->ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
+                EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+                EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1;
+  OPENSSL_cleanse(key, sizeof(key));
+  if (!ok) {
+    chorus_srtp_gcm_sender_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void
+chorus_srtp_gcm_sender_free(ChorusSrtpGcmSender *s)
+{
+  if (s == NULL)
+    return;
+  EVP_CIPHER_CTX_free(s->ctx);
+  OPENSSL_cleanse(s->session_salt, sizeof(s->session_salt));
+  g_free(s);
+}
+
+static Stream *
+find_stream(ChorusSrtpGcmSender *s, guint32 ssrc)
+{
+  for (guint i = 0; i < s->n_streams; i++)
+    if (s->streams[i].ssrc == ssrc)
+      return &s->streams[i];
+  return NULL;
+}
+
+gboolean
+chorus_srtp_gcm_sender_has_ssrc(ChorusSrtpGcmSender *s, guint32 ssrc)
+{
+  return find_stream(s, ssrc) != NULL;
+}
+
+/* The rollover counter for @seq sent after @st's highest (RFC 3711 3.3.1,
+ * the estimate libsrtp's sender also makes): a seq far below the highest
+ * has wrapped forward, one far above is a resend from before the wrap. */
+static guint32
+estimate_roc(Stream *st, guint16 seq)
+{
+  guint32 roc = st->roc;
+  if (st->last_seq < 0x8000) {
+    if ((guint32)seq - st->last_seq > 0x8000 && roc > 0)
+      roc--;
+  } else if ((guint32)st->last_seq - 0x8000 > seq) {
+    roc++;
+  }
+  return roc;
+}
+
+gboolean
+chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, gsize hdr_len)
+{
+  guint32 ssrc = ((guint32)buf[8] << 24) | ((guint32)buf[9] << 16) | ((guint32)buf[10] << 8) | buf[11];
+  guint16 seq = (guint16)((buf[2] << 8) | buf[3]);
+  Stream *st = find_stream(s, ssrc);
+  guint32 roc;
+  if (st == NULL) {
+    if (s->n_streams == MAX_STREAMS)
+      return FALSE;
+    st = &s->streams[s->n_streams++];
+    *st = (Stream){ .ssrc = ssrc, .roc = 0, .last_seq = seq };
+    roc = 0;
+  } else {
+    roc = estimate_roc(st, seq);
+    if (roc > st->roc || (roc == st->roc && (guint16)(seq - st->last_seq) < 0x8000)) {
+      st->roc = roc;
+      st->last_seq = seq;
+    }
+  }
+  /* RFC 7714 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt. */
+  guint8 iv[12] = { 0, 0,
+                    (guint8)(ssrc >> 24), (guint8)(ssrc >> 16), (guint8)(ssrc >> 8), (guint8)ssrc,
+                    (guint8)(roc >> 24),  (guint8)(roc >> 16),  (guint8)(roc >> 8),  (guint8)roc,
+                    (guint8)(seq >> 8),   (guint8)seq };
+  for (int i = 0; i < 12; i++)
+    iv[i] ^= s->session_salt[i];
+  int outl = 0;
+  guint8 *payload = buf + hdr_len;
+  int payload_len = (int)(len - hdr_len);
+  /* Re-initialising with only a new IV keeps the key schedule: no
+   * allocation per packet. The header is the AAD; the payload is
+   * encrypted in place. */
+  if (EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, iv) != 1 ||
+      EVP_EncryptUpdate(s->ctx, NULL, &outl, buf, (int)hdr_len) != 1 ||
+      (payload_len > 0 && EVP_EncryptUpdate(s->ctx, payload, &outl, payload, payload_len) != 1) ||
+      EVP_EncryptFinal_ex(s->ctx, payload + payload_len, &outl) != 1 ||
+      EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, payload + payload_len) != 1)
+    return FALSE;
+  return TRUE;
+}

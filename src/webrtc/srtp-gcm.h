@@ -1,0 +1,34 @@
+/* Internal to src/webrtc/srtp.c: SRTP protection of outgoing RTP with
+ * AEAD_AES_128_GCM (RFC 7714) on OpenSSL, one cipher context made once.
+ *
+ * Why not libsrtp for this: Debian's libsrtp2 is built against NSS, whose
+ * PK11_Encrypt makes and frees a cipher context and takes locks on every
+ * call. Measured in scripts/bench-forward.sh: ~4.6 allocations per
+ * forwarded packet on the worker threads, and about a quarter of the
+ * worker's CPU in NSS/libsrtp. This covers only the packet path's
+ * heaviest call, RTP protect with GCM (what browsers negotiate); RTCP, the
+ * CM profile and every unprotect stay with libsrtp, whose key derivation
+ * and index rules this follows (and unit tests check against). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _ChorusSrtpGcmSender ChorusSrtpGcmSender;
+
+/* From the 16-byte master key and 12-byte master salt; NULL if OpenSSL fails. */
+ChorusSrtpGcmSender *chorus_srtp_gcm_sender_new(const guint8 *master_key, const guint8 *master_salt);
+void chorus_srtp_gcm_sender_free(ChorusSrtpGcmSender *s);
+
+/* Protects the RTP packet in @buf (@len bytes, header of @hdr_len bytes
+ * already validated) in place, appending the 16-byte tag (the caller
+ * checked the room). FALSE: the SSRC table is full (the caller falls back
+ * to libsrtp for SSRCs not in it) or OpenSSL failed. */
+gboolean chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, gsize hdr_len);
+
+/* Whether @ssrc is protected here (once seen, always: the rollover
+ * counter lives in one place). */
+gboolean chorus_srtp_gcm_sender_has_ssrc(ChorusSrtpGcmSender *s, guint32 ssrc);
+
+G_END_DECLS
