@@ -139,7 +139,10 @@ if allocs != "none":
             per_thread[f[0]] = per_thread.get(f[0], 0) + float(f[1])
     w = sum(v for k, v in per_thread.items() if "chorus-w" in k)
     afwd = 3.0 * fwd / wall  # at the steady window's rate
-    print("  %-52s %12.0f (%.3f per forwarded packet)" % ("allocations on worker threads, 3 s", w, w / afwd if afwd > 0 else float("nan")))
+    arx = 3.0 * d("chorus_media_rtp_received_total") / wall
+    print("  %-52s %12.0f" % ("allocations on worker threads, 3 s", w))
+    print("  %-52s %12.3f / %.1f" % ("  per forwarded packet / per received packet", w / afwd if afwd > 0 else float("nan"),
+                                     w / arx if arx > 0 else float("nan")))
 else:
     print("  %-52s %12s" % ("allocations on worker threads", "not measured (needs root + perf uprobes)"))
 print("  %-52s %12s" % ("subscriber loss (whole run) %", loss))
