@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "media/media-private.h"
+#include "rtp/keyframe-throttle.h"
 #include "rtp/keyframe.h"
 #include "rtp/packet-history.h"
 #include "rtp/rtcp-fb.h"
@@ -11,20 +12,25 @@
 #include "rtp/twcc-recorder.h"
 #include "rtp/rtp-packet.h"
 
-/* At most one keyframe request per uptrack layer in this interval. */
-#define KEYFRAME_REQUEST_INTERVAL_US (300 * 1000)
 /* A keyframe in the ring this recent starts a new subscriber at once: its
  * frames are replayed in a burst that the subscriber's jitter buffer
- * absorbs. Older ones would add their age to the subscriber's delay. */
-#define KEYFRAME_REPLAY_MAX_AGE_US (450 * 1000)
+ * absorbs. Older ones would add their age to the subscriber's delay.
+ *
+ * At least the keyframe-request interval, because keyframe requests are
+ * throttled strictly (no bypass for starting subscribers): a subscriber
+ * that starts (media_downtrack_kickoff) within the interval after the
+ * layer's last request R, so that its own request is deferred, finds R's
+ * keyframe either already arrived (at R + RTT, so younger than the
+ * interval now: replayed), or still on its way (the waiting downtrack takes
+ * it live). Only when none comes (R lost, ignored by a publisher that just
+ * sent one, a hole in the ring) does it wait for its deferred request,
+ * which goes out when the interval since R ends: at most one interval
+ * late. Equal to the interval: older would only add delay. */
+#define KEYFRAME_REPLAY_MAX_AGE_US CHORUS_KEYFRAME_THROTTLE_INTERVAL_US
+G_STATIC_ASSERT(KEYFRAME_REPLAY_MAX_AGE_US >= CHORUS_KEYFRAME_THROTTLE_INTERVAL_US);
 
-/* For a subscriber that starts: a request less than this old has its
- * keyframe still on the way (the waiting downtrack takes it live); an older
- * one's keyframe has passed (replayed from the ring when fresh enough), so
- * a new request goes out at once instead of waiting out the throttle. */
-#define KEYFRAME_IN_FLIGHT_US (100 * 1000)
-
-static void request_keyframe(Uptrack *up, guint layer, gint64 now_us, gint64 interval_us);
+static gboolean can_request_keyframe(const Uptrack *up, guint layer);
+static void send_pli(Uptrack *up, guint layer);
 
 
 /* One vDSO clock read per forwarded packet; the bucket search is a few
@@ -124,59 +130,37 @@ static void
 forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyframe,
            MediaRoom *room, gint64 now_us)
 {
-  gboolean video = d->up->kind == CHORUS_SDP_KIND_VIDEO;
-  if (d->pending_layer != d->layer && layer == d->pending_layer && (keyframe || !video)) {
-    /* Switch on the new layer's keyframe; rebase so that the subscriber
-     * sees one continuous stream. */
-    d->layer = d->pending_layer;
-    d->rebase = TRUE;
-    d->need_keyframe = FALSE;
-  }
-  if (layer != d->layer) {
+  switch (chorus_simulcast_selector_handle_packet(&d->sel, layer, keyframe)) {
+  case CHORUS_SIMULCAST_FORWARD:
+    break;
+  case CHORUS_SIMULCAST_SWITCH_AND_FORWARD:
+    /* A new layer, or a restart on a keyframe: the subscriber still sees
+     * one continuous stream. */
+    chorus_rtp_munger_rebase(&d->munger);
+    break;
+  case CHORUS_SIMULCAST_DROP:
+    return;
+  case CHORUS_SIMULCAST_DROP_REQUEST_KEYFRAME:
     /* The target layer flows but no keyframe yet: ask (throttled). */
-    if (layer == d->pending_layer && video)
-      media_request_keyframe(d->up, layer, now_us);
+    media_request_keyframe(d->up, layer, now_us);
+    return;
+  case CHORUS_SIMULCAST_DROP_WAITING_KEYFRAME:
+    room->counters[MEDIA_COUNTER_WAITING_KEYFRAME]++;
+    /* Asks again while waiting (a request may be lost); throttled. */
+    media_request_keyframe(d->up, layer, now_us);
     return;
   }
-  if (d->need_keyframe) {
-    if (!keyframe) {
-      room->counters[MEDIA_COUNTER_WAITING_KEYFRAME]++;
-      /* Asks again while waiting (a request may be lost); throttled. */
-      media_request_keyframe(d->up, layer, now_us);
-      return;
-    }
-    d->need_keyframe = FALSE;
-    d->rebase = d->started;
-  }
-  if (!d->started || d->rebase) {
-    if (d->started) {
-      /* Continue the sequence without a gap; advance the timestamp by the
-       * time that passed, so playout timing stays right. */
-      guint32 clock = d->up->codec->clock_rate ? d->up->codec->clock_rate : 90000;
-      gint64 elapsed_us = MAX(now_us - d->last_send_us, 1000);
-      d->seq_offset = (guint16)(d->last_seq + 1 - pkt->seq);
-      d->ts_offset = d->last_ts + (guint32)(elapsed_us * clock / G_USEC_PER_SEC) - pkt->timestamp;
-    } else {
-      d->seq_offset = 0;
-      d->ts_offset = 0;
-    }
-    if (d->started)
-      chorus_vp8_rewriter_rebase(&d->vp8);
-    d->started = TRUE;
-    d->rebase = FALSE;
-    MediaSegment *seg = &d->segments[d->segment_next];
-    d->segment_next = (d->segment_next + 1) % MEDIA_SEGMENTS;
-    *seg = (MediaSegment){ .out_start = (guint16)(pkt->seq + d->seq_offset),
-                           .seq_offset = d->seq_offset,
-                           .ts_offset = d->ts_offset,
-                           .layer = (guint8)layer,
-                           .used = TRUE };
-  }
+  guint32 clock = d->up->codec->clock_rate ? d->up->codec->clock_rate : 90000;
+  guint16 seq;
+  guint32 ts;
+  if (chorus_rtp_munger_map(&d->munger, pkt->ssrc, pkt->seq, pkt->timestamp, layer, clock, now_us,
+                            &seq, &ts) != CHORUS_RTP_MUNGER_FORWARD)
+    return; /* late, from before a switch: its seq went out from the old layer */
   ChorusRtpRewrite rw = {
     .ssrc = d->ssrc,
     .payload_type = d->pt,
-    .seq = (guint16)(pkt->seq + d->seq_offset),
-    .timestamp = pkt->timestamp + d->ts_offset,
+    .seq = seq,
+    .timestamp = ts,
     .ext_map = d->ext_map,
   };
   gsize len;
@@ -186,20 +170,9 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     room->counters[MEDIA_COUNTER_SEND_FAILED]++;
     return;
   }
-  if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8) {
-    guint8 *payload = out + len - (pkt->len - pkt->payload_offset);
-    chorus_vp8_rewriter_rewrite(&d->vp8, payload, pkt->payload_len);
-    /* The segment opened with this packet records the offsets in force. */
-    MediaSegment *seg = &d->segments[(d->segment_next + MEDIA_SEGMENTS - 1) % MEDIA_SEGMENTS];
-    seg->vp8_pid_offset = d->vp8.pid_offset;
-    seg->vp8_tl0_offset = d->vp8.tl0_offset;
-  }
-  /* A late (recovered) packet must not move the continuity point back. */
-  if ((guint16)(rw.seq - d->last_seq) < 0x8000 || d->last_send_us == 0) {
-    d->last_seq = rw.seq;
-    d->last_ts = rw.timestamp;
-    d->last_send_us = now_us;
-  }
+  if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8)
+    chorus_rtp_munger_rewrite_vp8(&d->munger, out + len - (pkt->len - pkt->payload_offset),
+                                  pkt->payload_len);
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK) {
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
     d->packets_sent++;
@@ -281,9 +254,13 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
       ring->newest = pkt.seq;
     ring->any = TRUE;
   }
-  if (G_UNLIKELY(up->pli_pending[layer]) &&
-      now_us - up->last_pli_us[layer] >= KEYFRAME_REQUEST_INTERVAL_US)
-    media_request_keyframe(up, layer, now_us);
+  /* A keyframe request deferred by the throttle goes out with the layer's
+   * first packet after the interval. */
+  if (G_UNLIKELY(chorus_keyframe_throttle_is_pending(&up->pli[layer])) &&
+      can_request_keyframe(up, layer) && chorus_keyframe_throttle_poll(&up->pli[layer], now_us))
+    send_pli(up, layer);
+  if (up->speaker_id != 0) /* voice rooms: the speaker detector hears every packet */
+    media_voice_handle_packet(up, &pkt, now_us);
   if (up->muted)
     return;
   for (guint i = 0; i < up->downtracks->len; i++) {
@@ -309,7 +286,7 @@ static gboolean
 replay_ring(Downtrack *d, gint64 now_us)
 {
   Uptrack *up = d->up;
-  MediaRing *ring = up->rings[d->layer];
+  MediaRing *ring = up->rings[d->sel.layer];
   if (ring == NULL || !ring->any)
     return FALSE;
   guint16 start = ring->newest;
@@ -331,10 +308,10 @@ replay_ring(Downtrack *d, gint64 now_us)
     ChorusRtpPacket pkt;
     if (s == NULL || chorus_rtp_packet_parse(&pkt, s->data, s->len) != CHORUS_RTP_OK)
       return FALSE;
-    forward_to(d, &pkt, d->layer, s->keyframe, room, now_us);
+    forward_to(d, &pkt, d->sel.layer, s->keyframe, room, now_us);
   }
   room->counters[MEDIA_COUNTER_KEYFRAME_REPLAYS]++;
-  return !d->need_keyframe;
+  return !d->sel.need_keyframe;
 }
 
 /* Answers a subscriber's NACK for @out_seq of @d from the publisher layer's
@@ -344,16 +321,16 @@ static void
 resend(Downtrack *d, guint16 out_seq, gint64 now_us)
 {
   MediaRoom *room = d->sub->room;
-  const MediaSegment *seg = NULL;
-  for (guint k = 1; k <= MEDIA_SEGMENTS && seg == NULL; k++) {
-    const MediaSegment *s = &d->segments[(d->segment_next + MEDIA_SEGMENTS - k) % MEDIA_SEGMENTS];
-    if (s->used && (guint16)(out_seq - s->out_start) < 0x8000)
-      seg = s;
-  }
-  MediaRing *ring = seg && d->up ? d->up->rings[seg->layer] : NULL;
-  const MediaRingSlot *slot = ring ? ring_get(ring, (guint16)(out_seq - seg->seq_offset)) : NULL;
+  ChorusRtpMungerOrigin from;
+  MediaRing *ring = NULL;
+  if (d->up && chorus_rtp_munger_lookup(&d->munger, out_seq, &from) && from.layer < MEDIA_MAX_LAYERS)
+    ring = d->up->rings[from.layer];
+  const MediaRingSlot *slot = ring ? ring_get(ring, from.in_seq) : NULL;
   ChorusRtpPacket pkt;
-  if (slot == NULL || chorus_rtp_packet_parse(&pkt, slot->data, slot->len) != CHORUS_RTP_OK) {
+  /* The SSRC check: after a source change the ring may still hold the old
+   * source's packet under that seq. */
+  if (slot == NULL || chorus_rtp_packet_parse(&pkt, slot->data, slot->len) != CHORUS_RTP_OK ||
+      pkt.ssrc != from.ssrc) {
     room->counters[MEDIA_COUNTER_RETRANSMIT_MISSED]++;
     return;
   }
@@ -361,7 +338,7 @@ resend(Downtrack *d, guint16 out_seq, gint64 now_us)
     .ssrc = d->ssrc,
     .payload_type = d->pt,
     .seq = out_seq,
-    .timestamp = pkt.timestamp + seg->ts_offset,
+    .timestamp = pkt.timestamp + from.ts_offset,
     .ext_map = d->ext_map,
   };
   gsize len;
@@ -373,7 +350,7 @@ resend(Downtrack *d, guint16 out_seq, gint64 now_us)
   }
   if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8)
     chorus_vp8_apply_offsets(out + len - (pkt.len - pkt.payload_offset), pkt.payload_len,
-                             seg->vp8_pid_offset, seg->vp8_tl0_offset);
+                             from.vp8_pid_offset, from.vp8_tl0_offset);
   if (d->rtx_pt >= 0) {
     ChorusRtpPacket orig;
     gsize rtx_len;
@@ -394,13 +371,33 @@ resend(Downtrack *d, guint16 out_seq, gint64 now_us)
 void
 media_downtrack_kickoff(Downtrack *d, gint64 now_us)
 {
-  if (d->up == NULL || !d->need_keyframe)
+  if (d->up == NULL || !d->sel.need_keyframe)
     return;
   MediaPart *sub = d->sub;
   gboolean connected = sub->sub && chorus_peer_get_state(sub->sub) == CHORUS_PEER_STATE_CONNECTED;
   if (connected && !d->paused && !d->up->muted && replay_ring(d, now_us))
     return;
-  request_keyframe(d->up, d->layer, now_us, KEYFRAME_IN_FLIGHT_US);
+  /* Throttled like every request: see KEYFRAME_REPLAY_MAX_AGE_US. */
+  media_request_keyframe(d->up, d->sel.layer, now_us);
+}
+
+void
+media_downtrack_set_paused(Downtrack *d, gboolean paused, gint64 now_us)
+{
+  if (d->paused == paused)
+    return;
+  d->paused = paused;
+  if (paused || d->up == NULL || !chorus_rtp_munger_is_started(&d->munger))
+    return;
+  /* Resumed: what was skipped while paused is no loss to report or NACK,
+   * so the sequence continues without a gap; video restarts from a
+   * keyframe, since its deltas refer to frames the subscriber never got. */
+  chorus_rtp_munger_rebase(&d->munger);
+  if (d->up->kind == CHORUS_SDP_KIND_VIDEO && d->up->rtp_codec != CHORUS_RTP_CODEC_OTHER) {
+    chorus_simulcast_selector_wait_keyframe(&d->sel);
+    if (d->negotiated)
+      media_downtrack_kickoff(d, now_us);
+  }
 }
 
 void
@@ -437,36 +434,39 @@ media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now
     room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
 }
 
-void
-media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
+/* Whether a keyframe request for @layer can go to @up's publisher now. */
+static gboolean
+can_request_keyframe(const Uptrack *up, guint layer)
 {
-  request_keyframe(up, layer, now_us, KEYFRAME_REQUEST_INTERVAL_US);
+  const MediaPart *owner = up->owner;
+  /* ssrcs[layer] == 0: nothing received on that layer yet, nothing to
+   * refresh. */
+  return layer < up->n_layers && up->kind == CHORUS_SDP_KIND_VIDEO && owner->pub != NULL &&
+         chorus_peer_get_state(owner->pub) == CHORUS_PEER_STATE_CONNECTED &&
+         up->ssrcs[layer] != 0;
 }
 
 static void
-request_keyframe(Uptrack *up, guint layer, gint64 now_us, gint64 interval_us)
+send_pli(Uptrack *up, guint layer)
 {
   MediaPart *owner = up->owner;
   MediaRoom *room = owner->room;
-  if (layer >= up->n_layers || up->kind != CHORUS_SDP_KIND_VIDEO || owner->pub == NULL ||
-      chorus_peer_get_state(owner->pub) != CHORUS_PEER_STATE_CONNECTED)
-    return;
-  guint32 media_ssrc = up->ssrcs[layer];
-  if (media_ssrc == 0)
-    return; /* nothing received on that layer yet: nothing to refresh */
-  if (up->last_pli_us[layer] != 0 && now_us - up->last_pli_us[layer] < interval_us) {
-    /* Throttled, not dropped: a viewer joining right after another still
-     * needs its keyframe (some publishers send none unasked). The next
-     * packet of the layer after the interval sends it. */
-    up->pli_pending[layer] = TRUE;
-    return;
-  }
-  up->last_pli_us[layer] = now_us;
-  up->pli_pending[layer] = FALSE;
   guint8 pli[12 + CHORUS_SRTP_MAX_RTCP_OVERHEAD];
-  gsize n = chorus_rtcp_write_pli(pli, sizeof(pli), room->rtcp_ssrc, media_ssrc);
+  gsize n = chorus_rtcp_write_pli(pli, sizeof(pli), room->rtcp_ssrc, up->ssrcs[layer]);
   if (chorus_peer_send_rtcp(owner->pub, pli, n, sizeof(pli)) == CHORUS_PEER_SEND_OK)
     room->counters[MEDIA_COUNTER_KEYFRAME_REQUESTS]++;
+}
+
+void
+media_request_keyframe(Uptrack *up, guint layer, gint64 now_us)
+{
+  if (!can_request_keyframe(up, layer))
+    return;
+  /* Deferred, not dropped, inside the interval: a viewer joining right
+   * after another still needs its keyframe (some publishers send none
+   * unasked). The layer's next packet after the interval sends it. */
+  if (chorus_keyframe_throttle_request(&up->pli[layer], now_us) == CHORUS_KEYFRAME_REQUEST_SEND)
+    send_pli(up, layer);
 }
 
 void
@@ -504,7 +504,7 @@ media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 no
     for (guint i = 0; i < part->downtracks->len; i++) {
       Downtrack *d = g_ptr_array_index(part->downtracks, i);
       if (d->ssrc == ssrc && d->up)
-        media_request_keyframe(d->up, d->layer, now_us);
+        media_request_keyframe(d->up, d->sel.layer, now_us);
     }
   }
   if (malformed)
@@ -607,14 +607,16 @@ media_reports(MediaPart *part, gint64 now_us)
     for (guint i = 0; i < part->downtracks->len; i++) {
       Downtrack *d = g_ptr_array_index(part->downtracks, i);
       Uptrack *up = d->up;
-      if (up == NULL || !d->started || up->sr_arrival_us[d->layer] == 0)
+      guint l = d->sel.layer;
+      if (up == NULL || !chorus_rtp_munger_is_started(&d->munger) || l >= MEDIA_MAX_LAYERS ||
+          up->sr_arrival_us[l] == 0)
         continue;
-      guint l = d->layer;
       guint32 clock = up->codec->clock_rate ? up->codec->clock_rate : 90000;
       gint64 since_us = now_us - up->sr_arrival_us[l];
       /* Advance the publisher's SR instant to now in both clocks. */
       guint64 ntp = up->sr_ntp[l] + (guint64)(((gdouble)since_us / G_USEC_PER_SEC) * 4294967296.0);
-      guint32 rtp = up->sr_rtp[l] + (guint32)(since_us * clock / G_USEC_PER_SEC) + d->ts_offset;
+      guint32 rtp = up->sr_rtp[l] + (guint32)(since_us * clock / G_USEC_PER_SEC) +
+                    chorus_rtp_munger_get_ts_offset(&d->munger);
       ChorusRtcpSenderInfo info = { .ntp = ntp, .rtp_ts = rtp, .packet_count = d->packets_sent,
                                     .octet_count = d->octets_sent };
       gsize len = chorus_rtcp_write_sr(buf, sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD, d->ssrc,
@@ -625,9 +627,6 @@ media_reports(MediaPart *part, gint64 now_us)
   }
 }
 
-/* A layer counts as flowing when a packet came within this. */
-#define LAYER_ALIVE_US (1500 * 1000)
-
 void
 media_downtrack_check_layers(Downtrack *d, gint64 now_us)
 {
@@ -635,17 +634,7 @@ media_downtrack_check_layers(Downtrack *d, gint64 now_us)
   if (up == NULL || up->n_layers <= 1 || !d->negotiated)
     return;
   guint want = media_quality_to_layer(d->quality, up->n_layers);
-  int target = -1;
-  /* The best flowing layer at or below the wanted one, else the lowest
-   * flowing one above it. */
-  for (int l = (int)want; l >= 0 && target < 0; l--)
-    if (up->last_packet_us[l] != 0 && now_us - up->last_packet_us[l] < LAYER_ALIVE_US)
-      target = l;
-  for (guint l = want + 1; l < up->n_layers && target < 0; l++)
-    if (up->last_packet_us[l] != 0 && now_us - up->last_packet_us[l] < LAYER_ALIVE_US)
-      target = (int)l;
-  if (target < 0 || (guint)target == d->pending_layer)
-    return;
-  d->pending_layer = (guint)target; /* switched on that layer's next keyframe */
-  media_request_keyframe(up, (guint)target, now_us);
+  if (chorus_simulcast_selector_check_layers(&d->sel, want, up->n_layers, up->last_packet_us,
+                                             now_us))
+    media_request_keyframe(up, d->sel.target_layer, now_us); /* switched on its next keyframe */
 }

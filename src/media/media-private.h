@@ -9,9 +9,14 @@
 
 #include "media/media.h"
 #include "rtp/keyframe.h"
+#include "rtp/keyframe-throttle.h"
 #include "rtp/nack-generator.h"
 #include "rtp/receive-stats.h"
-#include "rtp/vp8-rewriter.h"
+#include "rtp/rtp-packet.h"
+#include "rtp/audio-slots.h"
+#include "rtp/speaker-detector.h"
+#include "rtp/rtp-munger.h"
+#include "rtp/simulcast-selector.h"
 #include "rtp/rtcp-twcc.h"
 #include "rtp/twcc-recorder.h"
 #include "webrtc/peer.h"
@@ -95,23 +100,11 @@ typedef struct {
   guint16 newest; /* highest seq stored (wrap-aware) */
 } MediaRing;
 
-/* Where a downtrack's outgoing seq came from: out = in + seq_offset from
- * out_start on (until the next segment), on @layer, with @ts_offset. */
-#define MEDIA_SEGMENTS 8
-typedef struct {
-  guint16 out_start;
-  guint16 seq_offset;
-  guint32 ts_offset;
-  guint16 vp8_pid_offset;  /* VP8 picture ID / TL0PICIDX offsets in force */
-  guint8 vp8_tl0_offset;
-  guint8 layer;
-  gboolean used;
-} MediaSegment;
-
 typedef struct _MediaRoom MediaRoom;
 typedef struct _MediaPart MediaPart;
 typedef struct _Uptrack Uptrack;
 typedef struct _Downtrack Downtrack;
+typedef struct _MediaVoice MediaVoice;
 
 struct _Uptrack {
   char *id;
@@ -128,7 +121,7 @@ struct _Uptrack {
   char *rids[MEDIA_MAX_LAYERS];        /* NULL without simulcast */
   guint32 ssrcs[MEDIA_MAX_LAYERS];     /* learned or signalled; 0 = unknown */
   guint32 rtx_ssrcs[MEDIA_MAX_LAYERS];
-  gint64 last_pli_us[MEDIA_MAX_LAYERS];
+  ChorusKeyframeThrottle pli[MEDIA_MAX_LAYERS]; /* keyframe requests (PLI) per layer */
   ChorusNackGenerator *nacks[MEDIA_MAX_LAYERS]; /* video layers: NACKs to the publisher */
   /* RTCP termination: what Chorus reports to the publisher (RR), and the
    * publisher's last SR per layer, mapped for each subscriber's SR. */
@@ -136,10 +129,10 @@ struct _Uptrack {
   guint64 sr_ntp[MEDIA_MAX_LAYERS];
   guint32 sr_rtp[MEDIA_MAX_LAYERS];
   gint64 sr_arrival_us[MEDIA_MAX_LAYERS];     /* 0: no SR yet */
-  gboolean pli_pending[MEDIA_MAX_LAYERS]; /* asked within the throttle interval: send when it ends */
   gint64 last_packet_us[MEDIA_MAX_LAYERS];
   gboolean muted;
   GPtrArray *downtracks;               /* Downtrack * (borrowed; owned by subscribers) */
+  guint32 speaker_id;                  /* voice rooms, audio: id in the speaker detector; 0: none */
 };
 
 struct _Downtrack {
@@ -151,28 +144,20 @@ struct _Downtrack {
   guint32 ssrc;
   guint8 pt;
   gboolean negotiated;                 /* the answer accepted its m-line */
-  gboolean need_keyframe;              /* video: forward nothing until a keyframe starts */
-  gboolean paused;
-  guint layer;
-  guint pending_layer;                 /* switch target */
+  gboolean paused;                     /* change with media_downtrack_set_paused */
+  ChorusSimulcastSelector sel;         /* the layer forwarded, switches, keyframe waits */
   guint8 ext_map[256];
-  /* Continuity across layer switches: out = in + offset. */
-  gboolean started;
-  gboolean rebase;
-  guint16 seq_offset;
-  guint32 ts_offset;
-  guint16 last_seq;
-  guint32 last_ts;
-  gint64 last_send_us;
-  MediaSegment segments[MEDIA_SEGMENTS]; /* ring; the newest at segment_next - 1 */
-  ChorusVp8Rewriter vp8;               /* VP8 uptracks: picture ID continuity */
-  guint segment_next;
+  ChorusRtpMunger munger;              /* seq/ts (and VP8 picture ID) continuity */
   guint32 packets_sent;                /* for SRs */
   guint32 octets_sent;
   guint32 rtx_ssrc;
   gint rtx_pt;                         /* negotiated with the subscriber; -1: plain resends */
   guint16 rtx_seq;
   char *quality;
+  /* Voice rooms: the audio slot this downtrack is (-1: an ordinary
+   * downtrack of one track); its `up` changes with the loudest speakers. */
+  gint slot;
+  guint8 sub_ext_ids[CHORUS_SDP_EXT_COUNT]; /* as negotiated in the subscriber's SDP */
 };
 
 typedef struct {
@@ -203,6 +188,8 @@ struct _MediaPart {
   GPtrArray *downtracks;               /* Downtrack * (owned), in offer order */
   gboolean offer_dirty;
   gboolean sub_restart_pending;
+  ChorusAudioSlots slots;              /* voice rooms: slot -> speaker id */
+  Downtrack *slot_downtracks[CHORUS_AUDIO_SLOTS_MAX]; /* borrowed from downtracks */
 };
 
 struct _MediaRoom {
@@ -217,6 +204,7 @@ struct _MediaRoom {
   gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
   gint64 delay_sum_us;
   ChorusWorker *worker;
+  MediaVoice *voice;                   /* voice rooms (audio slots set); NULL otherwise */
   gint64 last_reports_us;
   GPtrArray *teardowns;                /* pending teardown sources (destroyed with the room) */
   guint ticker_id;                     /* the worker's timer calls media_room_tick */
@@ -251,6 +239,25 @@ void media_emit_trickle(MediaRoom *room, const char *participant, ChorusMediaTar
 void media_emit_peer_closed(MediaRoom *room, const char *participant, ChorusMediaTarget target,
                             const char *reason);
 void media_emit_track_gone(MediaRoom *room, const char *participant, const char *track);
+void media_emit_speakers(MediaRoom *room, json_t *speakers /* transfer full */);
+
+/* media-worker.c */
+Downtrack *media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality);
+/* The header extensions passed from @d's uptrack, mapped to the ids the
+ * subscriber negotiated (d->sub_ext_ids). */
+void media_downtrack_build_ext_map(Downtrack *d);
+
+/* media-voice.c: voice rooms (active speakers, audio slots). */
+void media_voice_set_slots(MediaRoom *room, guint n_slots);
+void media_voice_free(MediaVoice *voice);
+void media_voice_uptrack_added(MediaRoom *room, Uptrack *up);
+void media_voice_uptrack_removed(MediaRoom *room, Uptrack *up);
+void media_voice_set_muted(MediaRoom *room, Uptrack *up);
+void media_voice_handle_packet(Uptrack *up, const ChorusRtpPacket *pkt, gint64 now_us);
+/* Gives @part its slot downtracks at its first subscribe; TRUE if made. */
+gboolean media_voice_subscribe(MediaPart *part);
+void media_voice_tick(MediaRoom *room, gint64 now_us);
+const ChorusSdpPayload *media_voice_slot_codec(MediaRoom *room);
 
 /* media-forward.c: the packet path. */
 void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
@@ -262,6 +269,9 @@ void media_publisher_feedback(MediaPart *part, gint64 now_us);
 /* Receiver reports to @part's publisher and sender reports to its
  * subscriber PeerConnection (room tick, about once a second). */
 void media_reports(MediaPart *part, gint64 now_us);
+/* Asks @up's publisher for a keyframe on @layer (PLI), at most one per
+ * layer per CHORUS_KEYFRAME_THROTTLE_INTERVAL_US; a request inside the
+ * interval is sent when it ends. */
 void media_request_keyframe(Uptrack *up, guint layer, gint64 now_us);
 /* A video downtrack that needs a keyframe to start (new, or its subscriber
  * just connected): replays a fresh keyframe from the layer's ring when
@@ -271,6 +281,10 @@ void media_downtrack_kickoff(Downtrack *d, gint64 now_us);
  * subscriber's layer stops, and returns to it when it flows again (room
  * tick, once a second). */
 void media_downtrack_check_layers(Downtrack *d, gint64 now_us);
+/* Pauses or resumes @d (subscription.update, subscribe set). A resumed
+ * downtrack continues its seq/timestamps without a gap, video from a
+ * keyframe (replayed or requested). */
+void media_downtrack_set_paused(Downtrack *d, gboolean paused, gint64 now_us);
 guint media_quality_to_layer(const char *quality, guint n_layers);
 
 G_END_DECLS

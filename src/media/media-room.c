@@ -192,7 +192,7 @@ media_link_unref(MediaLink *link)
 
 /* ---- events: worker -> main ------------------------------------------------ */
 
-typedef enum { EV_OFFER, EV_TRICKLE, EV_PEER_CLOSED, EV_TRACK_GONE } EventKind;
+typedef enum { EV_OFFER, EV_TRICKLE, EV_PEER_CLOSED, EV_TRACK_GONE, EV_SPEAKERS } EventKind;
 
 typedef struct {
   EventKind kind;
@@ -240,6 +240,10 @@ event_dispatch(gpointer data)
   case EV_TRACK_GONE:
     if (l->cb.track_gone)
       l->cb.track_gone(l->user_data, ev->participant, ev->text);
+    break;
+  case EV_SPEAKERS:
+    if (l->cb.speakers)
+      l->cb.speakers(l->user_data, ev->params);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -298,6 +302,15 @@ media_emit_track_gone(MediaRoom *room, const char *participant, const char *trac
   post_event(room, ev);
 }
 
+void
+media_emit_speakers(MediaRoom *room, json_t *speakers)
+{
+  Event *ev = g_new0(Event, 1);
+  ev->kind = EV_SPEAKERS;
+  ev->params = speakers;
+  post_event(room, ev);
+}
+
 /* ---- requests: main -> worker -> main ------------------------------------- */
 
 typedef enum {
@@ -312,6 +325,7 @@ typedef enum {
   OP_ICE_RESTART,
   OP_MUTE,
   OP_REMOVE,
+  OP_AUDIO_SLOTS,
 } OpKind;
 
 typedef struct {
@@ -421,6 +435,9 @@ op_run(gpointer data)
     break;
   case OP_REMOVE:
     media_participant_remove(r, op->participant);
+    break;
+  case OP_AUDIO_SLOTS:
+    media_voice_set_slots(r, (guint)op->paused);
     break;
   }
   if (ok && op->result == NULL)
@@ -565,6 +582,14 @@ chorus_media_track_set_muted(ChorusMediaRoom *room, const char *track, gboolean 
   Op *op = op_new(room, OP_MUTE, NULL);
   op->track = g_strdup(track);
   op->muted = muted;
+  op_post(room, op, NULL, NULL);
+}
+
+void
+chorus_media_room_set_audio_slots(ChorusMediaRoom *room, guint slots)
+{
+  Op *op = op_new(room, OP_AUDIO_SLOTS, NULL);
+  op->paused = (int)MIN(slots, CHORUS_MEDIA_MAX_AUDIO_SLOTS); /* the op's int field */
   op_post(room, op, NULL, NULL);
 }
 

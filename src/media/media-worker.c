@@ -114,6 +114,8 @@ downtrack_detach(Downtrack *d)
 static void
 uptrack_free(Uptrack *up)
 {
+  /* Voice rooms: slots showing this track go empty (they stay). */
+  media_voice_uptrack_removed(up->owner->room, up);
   /* Subscribers lose this track: their downtracks go, and each affected
    * subscriber gets a new offer without it. */
   while (up->downtracks->len > 0) {
@@ -233,6 +235,7 @@ static void
 close_subscriber(MediaPart *part, const char *reason)
 {
   g_ptr_array_set_size(part->downtracks, 0);
+  memset(part->slot_downtracks, 0, sizeof(part->slot_downtracks));
   drop_peer(part->room, &part->sub, &part->sub_seen, &part->sub_connected);
   g_clear_pointer(&part->offerer, chorus_sdp_offerer_free);
   part->offer_dirty = FALSE;
@@ -276,7 +279,7 @@ request_keyframes_for_subscriber(MediaPart *part, gint64 now_us)
 {
   for (guint i = 0; i < part->downtracks->len; i++) {
     Downtrack *d = g_ptr_array_index(part->downtracks, i);
-    if (d->up && d->negotiated && d->need_keyframe)
+    if (d->up && d->negotiated && d->sel.need_keyframe)
       media_downtrack_kickoff(d, now_us);
   }
 }
@@ -390,6 +393,7 @@ media_room_tick(gpointer data, gint64 now_us)
     for (guint i = 0; i < part->downtracks->len; i++)
       media_downtrack_check_layers(g_ptr_array_index(part->downtracks, i), now_us);
   }
+  media_voice_tick(room, now_us);
   if (now_us - room->last_flush_us < G_USEC_PER_SEC)
     return;
   room->last_flush_us = now_us;
@@ -443,6 +447,7 @@ media_room_free(MediaRoom *room)
   }
   g_hash_table_destroy(room->parts);
   g_hash_table_destroy(room->tracks);
+  media_voice_free(room->voice);
   flush_counters(room);
   media_link_unref(room->link);
   g_free(room->name);
@@ -586,9 +591,12 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
       up->mid = g_strdup(m->mid);
       up->kind = m->kind;
       up->downtracks = g_ptr_array_new();
+      for (guint l = 0; l < MEDIA_MAX_LAYERS; l++)
+        chorus_keyframe_throttle_init(&up->pli[l], CHORUS_KEYFRAME_THROTTLE_INTERVAL_US);
       g_ptr_array_add(part->uptracks, up);
       g_hash_table_insert(room->tracks, up->id, up);
       uptrack_apply(up, m);
+      media_voice_uptrack_added(room, up);
       json_array_append_new(added, uptrack_json(up));
     } else {
       uptrack_apply(up, m);
@@ -621,10 +629,12 @@ media_unpublish(MediaRoom *room, const char *participant, const char *track, GEr
 
 /* ---- subscribe ------------------------------------------------------------- */
 
-static void
-downtrack_build_ext_map(Downtrack *d, const ChorusSdpMediaResult *m)
+void
+media_downtrack_build_ext_map(Downtrack *d)
 {
   memset(d->ext_map, 0, sizeof(d->ext_map));
+  if (d->up == NULL)
+    return;
   /* Only extensions whose value means the same for the subscriber pass:
    * mid/rid name the publisher's m-line and layer, and transport-wide
    * sequence numbers belong to each transport (stamped per subscriber by
@@ -635,7 +645,7 @@ downtrack_build_ext_map(Downtrack *d, const ChorusSdpMediaResult *m)
     CHORUS_SDP_EXT_VIDEO_ORIENTATION,
   };
   for (guint i = 0; i < G_N_ELEMENTS(passed); i++) {
-    guint8 in = d->up->ext_ids[passed[i]], out = m->ext_ids[passed[i]];
+    guint8 in = d->up->ext_ids[passed[i]], out = d->sub_ext_ids[passed[i]];
     if (in && out)
       d->ext_map[in] = out;
   }
@@ -655,17 +665,17 @@ maybe_offer(MediaPart *part)
   g_autoptr(GArray) tracks = g_array_new(FALSE, TRUE, sizeof(ChorusSdpTrack));
   for (guint i = 0; i < part->downtracks->len; i++) {
     Downtrack *d = g_ptr_array_index(part->downtracks, i);
-    if (d->up == NULL)
+    if (d->up == NULL && d->slot < 0)
       continue;
     ChorusSdpTrack t = {
       .track_key = d->track_id,
-      .kind = d->up->kind,
-      .codec = d->up->codec,
-      .rtx = d->up->rings[0] != NULL, /* video: NACKs answered from the ring */
+      .kind = d->up ? d->up->kind : CHORUS_SDP_KIND_AUDIO,
+      .codec = d->slot >= 0 ? media_voice_slot_codec(room) : d->up->codec,
+      .rtx = d->up && d->up->rings[0] != NULL, /* video: NACKs answered from the ring */
       .red = FALSE,
       .ssrc = d->ssrc,
       .rtx_ssrc = d->rtx_ssrc,
-      .stream_id = d->publisher_id,
+      .stream_id = d->slot >= 0 ? "chorus-slots" : d->publisher_id,
       .track_id = d->track_id,
     };
     g_array_append_val(tracks, t);
@@ -693,6 +703,14 @@ maybe_offer(MediaPart *part)
       continue;
     g_free(d->mid);
     d->mid = g_strdup(m->mid);
+    if (d->slot >= 0) {
+      /* Voice rooms: who speaks on a slot changes without an offer (the
+       * `speakers` notification says who is loud). */
+      json_array_append_new(mapping, json_pack("{s:s, s:s, s:n, s:s, s:i}", "track", d->track_id,
+                                               "mid", m->mid, "participant", "kind", "audio",
+                                               "slot", d->slot));
+      continue;
+    }
     json_array_append_new(mapping, json_pack("{s:s, s:s, s:s, s:s}", "track", d->track_id, "mid",
                                              m->mid, "participant", d->publisher_id, "kind",
                                              chorus_sdp_kind_to_string(d->up->kind)));
@@ -705,6 +723,29 @@ maybe_offer(MediaPart *part)
     media_emit_trickle(room, part->id, CHORUS_MEDIA_SUBSCRIBER, NULL, NULL);
 }
 
+/* A downtrack of @sub for @up; @up NULL: a voice room's audio slot (its
+ * source comes and goes; it offers the room's slot codec). */
+Downtrack *
+media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality)
+{
+  Downtrack *d = g_new0(Downtrack, 1);
+  d->up = up;
+  d->sub = sub;
+  d->slot = -1;
+  d->track_id = up ? g_strdup(up->id) : NULL;
+  d->publisher_id = up ? g_strdup(up->owner->id) : NULL;
+  d->ssrc = random_ssrc();
+  d->rtx_ssrc = random_ssrc();
+  d->rtx_pt = -1;
+  d->pt = up ? up->codec->pt : 0;
+  d->quality = g_strdup(quality ? quality : "auto");
+  gboolean video = up && up->kind == CHORUS_SDP_KIND_VIDEO;
+  chorus_simulcast_selector_init(&d->sel, up ? media_quality_to_layer(d->quality, up->n_layers) : 0,
+                                 video, video && up->rtp_codec != CHORUS_RTP_CODEC_OTHER);
+  chorus_rtp_munger_init(&d->munger);
+  return d;
+}
+
 void
 media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
 {
@@ -715,6 +756,8 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
   for (guint i = part->downtracks->len; i-- > 0;) {
     Downtrack *d = g_ptr_array_index(part->downtracks, i);
     gboolean wanted = FALSE;
+    if (d->slot >= 0)
+      continue; /* a voice room's slots stay for the PeerConnection's life */
     for (guint j = 0; j < subs->len && !wanted; j++)
       wanted = g_strcmp0(g_array_index(subs, MediaSub, j).track, d->track_id) == 0;
     if (!wanted || d->up == NULL) {
@@ -726,31 +769,21 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
   for (guint j = 0; j < subs->len; j++) {
     const MediaSub *s = &g_array_index(subs, MediaSub, j);
     Uptrack *up = g_hash_table_lookup(room->tracks, s->track);
-    if (up == NULL || up->owner == part)
+    /* In voice rooms audio comes through the subscriber's slots. */
+    if (up == NULL || up->owner == part || (room->voice && up->kind == CHORUS_SDP_KIND_AUDIO))
       continue;
     Downtrack *d = find_downtrack(part, s->track);
     if (d) {
-      d->paused = s->paused > 0;
+      media_downtrack_set_paused(d, s->paused > 0, g_get_monotonic_time());
       continue;
     }
-    d = g_new0(Downtrack, 1);
-    d->up = up;
-    d->sub = part;
-    d->track_id = g_strdup(up->id);
-    d->publisher_id = g_strdup(up->owner->id);
-    d->ssrc = random_ssrc();
-    d->rtx_ssrc = random_ssrc();
-    d->rtx_pt = -1;
-    d->pt = up->codec->pt;
-    d->quality = g_strdup(s->quality ? s->quality : "auto");
-    d->layer = d->pending_layer = media_quality_to_layer(d->quality, up->n_layers);
+    d = media_downtrack_new(part, up, s->quality);
     d->paused = s->paused > 0;
-    d->need_keyframe = up->kind == CHORUS_SDP_KIND_VIDEO && up->rtp_codec != CHORUS_RTP_CODEC_OTHER;
-    chorus_vp8_rewriter_init(&d->vp8);
     g_ptr_array_add(up->downtracks, d);
     g_ptr_array_add(part->downtracks, d);
     changed = TRUE;
   }
+  changed |= media_voice_subscribe(part);
   if (!changed)
     return;
   part->offer_dirty = TRUE;
@@ -762,6 +795,7 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
                 part->id, error->message);
       media_emit_peer_closed(room, part->id, CHORUS_MEDIA_SUBSCRIBER, error->message);
       g_ptr_array_set_size(part->downtracks, 0);
+      memset(part->slot_downtracks, 0, sizeof(part->slot_downtracks));
       return;
     }
     part->offerer = chorus_sdp_offerer_new(((guint64)g_random_int() << 20) ^ g_random_int());
@@ -781,15 +815,13 @@ media_subscription_update(MediaRoom *room, const char *participant, const char *
     return FALSE;
   }
   if (paused >= 0)
-    d->paused = paused > 0;
+    media_downtrack_set_paused(d, paused > 0, g_get_monotonic_time());
   if (quality) {
     g_free(d->quality);
     d->quality = g_strdup(quality);
     guint layer = media_quality_to_layer(quality, d->up->n_layers);
-    if (layer != d->layer) {
-      d->pending_layer = layer; /* switched on that layer's next keyframe */
+    if (chorus_simulcast_selector_set_target(&d->sel, layer)) /* on that layer's next keyframe */
       media_request_keyframe(d->up, layer, g_get_monotonic_time());
-    }
   }
   return TRUE;
 }
@@ -822,13 +854,14 @@ media_answer(MediaRoom *room, const char *participant, const char *sdp, guint64 
     if (m->track_key == NULL)
       continue;
     Downtrack *d = find_downtrack(part, m->track_key);
-    if (d == NULL || d->up == NULL)
+    if (d == NULL || (d->up == NULL && d->slot < 0))
       continue;
     d->negotiated = m->accepted && m->codec != NULL;
     if (d->negotiated) {
       d->pt = m->codec->pt;
       d->rtx_pt = m->rtx_pt;
-      downtrack_build_ext_map(d, m);
+      memcpy(d->sub_ext_ids, m->ext_ids, sizeof(d->sub_ext_ids));
+      media_downtrack_build_ext_map(d);
     }
   }
   /* New video downtracks: ask for a keyframe now, so that it is in the
@@ -879,8 +912,10 @@ void
 media_track_set_muted(MediaRoom *room, const char *track, gboolean muted)
 {
   Uptrack *up = g_hash_table_lookup(room->tracks, track);
-  if (up)
+  if (up) {
     up->muted = muted;
+    media_voice_set_muted(room, up); /* a muted speaker leaves the slots */
+  }
 }
 
 void

@@ -59,6 +59,9 @@ typedef struct {
   /* A published track went away without unpublish (its publisher PC
    * failed). */
   void (*track_gone)(gpointer user_data, const char *participant, const char *track);
+  /* Voice rooms: the active speakers changed (at most every 200 ms):
+   * [{participant, level 0..1}], loudest first. Borrowed. */
+  void (*speakers)(gpointer user_data, json_t *speakers);
 } ChorusMediaRoomCallbacks;
 
 /* @callbacks run on the main thread until chorus_media_room_free(). */
@@ -68,6 +71,13 @@ ChorusMediaRoom *chorus_media_room_new(ChorusMediaEngine *engine, ChorusWorker *
                                        gpointer user_data);
 /* Tears the worker side down (PeerConnections closed). No callback after. */
 void chorus_media_room_free(ChorusMediaRoom *room);
+
+/* Voice rooms: every subscriber receives audio on @slots fixed audio
+ * m-lines carrying the loudest speakers (never their own voice), and the
+ * room reports active speakers. 0 turns it off (the default: one m-line
+ * per audio track). Set it before anyone subscribes. */
+#define CHORUS_MEDIA_MAX_AUDIO_SLOTS 16
+void chorus_media_room_set_audio_slots(ChorusMediaRoom *room, guint slots);
 
 /* Completion of an asynchronous request, on the main thread: @result (a new
  * reference the callee may keep) on success, else @error (borrowed). */

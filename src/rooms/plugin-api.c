@@ -146,8 +146,12 @@ api_mute_forwarding(ChorusParticipant *p, const char *track_kind, gboolean muted
 static gboolean
 api_set_audio_slots(ChorusRoom *room, guint slots)
 {
-  /* Reserved for the media layer. */
-  return FALSE;
+  if (slots > CHORUS_MEDIA_MAX_AUDIO_SLOTS)
+    return FALSE;
+  room->audio_slots = slots;
+  if (room->media)
+    chorus_media_room_set_audio_slots(room->media, slots);
+  return TRUE;
 }
 
 static const ChorusPluginHostApi host_api = {

@@ -492,6 +492,14 @@ on_media_track_gone(gpointer user_data, const char *participant, const char *tra
     chorus_room_track_remove(t);
 }
 
+static void
+on_media_speakers(gpointer user_data, json_t *speakers)
+{
+  ChorusRoom *room = user_data;
+  g_autoptr(json_t) params = json_pack("{s:s, s:O}", "room", room->name, "speakers", speakers);
+  chorus_room_notify_all(room, "speakers", params, NULL);
+}
+
 void
 chorus_room_media_start(ChorusRoom *room, ChorusMediaEngine *engine)
 {
@@ -500,7 +508,10 @@ chorus_room_media_start(ChorusRoom *room, ChorusMediaEngine *engine)
     .trickle = on_media_trickle,
     .peer_closed = on_media_peer_closed,
     .track_gone = on_media_track_gone,
+    .speakers = on_media_speakers,
   };
   if (engine && room->worker)
     room->media = chorus_media_room_new(engine, room->worker, room->name, &callbacks, room);
+  if (room->media && room->audio_slots > 0)
+    chorus_media_room_set_audio_slots(room->media, room->audio_slots);
 }

@@ -42,6 +42,7 @@ struct _ChorusRoom {
   GHashTable *by_identity;      /* identity -> ChorusParticipant* (borrowed) */
   GPtrArray *tracks;            /* ChorusTrack*, publish order (owned) */
   ChorusMediaRoom *media;       /* the room's media on its worker; NULL without an engine */
+  guint audio_slots;            /* voice rooms: loudest speakers per listener; 0: off */
   gboolean closing;             /* being destroyed: no joins, no per-leave events */
 };
 
