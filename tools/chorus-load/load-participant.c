@@ -441,7 +441,10 @@ load_participant_start(LoadParticipant *p, gint64 t_us)
       .closed = on_closed,
   };
   p->start_us = t_us;
-  p->rpc = load_rpc_new(load_thread_get_session(p->thread), p->shared->url, &cb, p);
+  SoupSession *session = load_thread_get_session(p->thread);
+  p->rpc = p->shared->target == LOAD_TARGET_JANUS
+               ? load_rpc_new_janus(session, p->shared->url, &cb, p)
+               : load_rpc_new(session, p->shared->url, &cb, p);
   load_rpc_connect(p->rpc, p->shared->connect_timeout_ms, t_us);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "load-janus.h"
 
 /* Offers can be large (one m-line per track of a big conference). */
 #define MAX_INCOMING_BYTES (16 * 1024 * 1024)
@@ -34,6 +35,7 @@ struct _LoadRpc {
   json_int_t next_id;
   GQueue pending; /* Pending *, oldest first */
   gboolean close_by_us;
+  LoadJanus *janus; /* non-NULL: every call goes to the Janus backend */
 };
 
 static void
@@ -78,6 +80,15 @@ load_rpc_new(SoupSession *session, const char *url, const LoadRpcCallbacks *call
   return rpc;
 }
 
+LoadRpc *
+load_rpc_new_janus(SoupSession *session, const char *url, const LoadRpcCallbacks *callbacks,
+                   gpointer user_data)
+{
+  LoadRpc *rpc = load_rpc_new(session, url, callbacks, user_data);
+  rpc->janus = load_janus_new(session, url, rpc, callbacks, user_data);
+  return rpc;
+}
+
 static void
 drop_pending(LoadRpc *rpc)
 {
@@ -92,6 +103,7 @@ load_rpc_free(LoadRpc *rpc)
   if (rpc == NULL)
     return;
   rpc->disposed = TRUE;
+  g_clear_pointer(&rpc->janus, load_janus_free);
   g_cancellable_cancel(rpc->cancellable);
   drop_pending(rpc);
   if (rpc->ws) {
@@ -105,6 +117,8 @@ load_rpc_free(LoadRpc *rpc)
 gboolean
 load_rpc_is_open(LoadRpc *rpc)
 {
+  if (rpc->janus)
+    return load_janus_is_open(rpc->janus);
   return rpc->ws != NULL &&
          soup_websocket_connection_get_state(rpc->ws) == SOUP_WEBSOCKET_STATE_OPEN;
 }
@@ -112,6 +126,8 @@ load_rpc_is_open(LoadRpc *rpc)
 guint
 load_rpc_pending_count(LoadRpc *rpc)
 {
+  if (rpc->janus)
+    return load_janus_pending_count(rpc->janus);
   return g_queue_get_length(&rpc->pending);
 }
 
@@ -269,6 +285,10 @@ on_connected(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 load_rpc_connect(LoadRpc *rpc, guint timeout_ms, gint64 now_us)
 {
+  if (rpc->janus) {
+    load_janus_connect(rpc->janus, timeout_ms, now_us);
+    return;
+  }
   g_return_if_fail(!rpc->connecting && rpc->ws == NULL);
   g_autoptr(SoupMessage) msg = soup_message_new(SOUP_METHOD_GET, rpc->url);
   if (msg == NULL) {
@@ -298,6 +318,10 @@ void
 load_rpc_call(LoadRpc *rpc, const char *method, json_t *params, guint timeout_ms, gint64 now_us,
               LoadRpcReplyFunc reply, gpointer user_data)
 {
+  if (rpc->janus) {
+    load_janus_call(rpc->janus, method, params, timeout_ms, now_us, reply, user_data);
+    return;
+  }
   if (params == NULL)
     params = json_object();
   if (!load_rpc_is_open(rpc)) {
@@ -324,6 +348,10 @@ load_rpc_call(LoadRpc *rpc, const char *method, json_t *params, guint timeout_ms
 void
 load_rpc_notify(LoadRpc *rpc, const char *method, json_t *params)
 {
+  if (rpc->janus) {
+    load_janus_notify(rpc->janus, method, params);
+    return;
+  }
   if (params == NULL)
     params = json_object();
   if (!load_rpc_is_open(rpc)) {
@@ -338,6 +366,10 @@ load_rpc_notify(LoadRpc *rpc, const char *method, json_t *params)
 void
 load_rpc_check_deadlines(LoadRpc *rpc, gint64 now_us)
 {
+  if (rpc->janus) {
+    load_janus_check_deadlines(rpc->janus, now_us);
+    return;
+  }
   if (rpc->connecting && !rpc->connect_timed_out && now_us >= rpc->connect_deadline_us) {
     rpc->connect_timed_out = TRUE;
     g_cancellable_cancel(rpc->cancellable); /* on_connected reports the timeout */
@@ -360,6 +392,10 @@ load_rpc_check_deadlines(LoadRpc *rpc, gint64 now_us)
 void
 load_rpc_close(LoadRpc *rpc)
 {
+  if (rpc->janus) {
+    load_janus_close(rpc->janus);
+    return;
+  }
   if (!load_rpc_is_open(rpc))
     return;
   rpc->close_by_us = TRUE;

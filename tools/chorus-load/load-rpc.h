@@ -37,6 +37,11 @@ typedef struct {
  * load_rpc_connect(). */
 LoadRpc *load_rpc_new(SoupSession *session, const char *url, const LoadRpcCallbacks *callbacks,
                       gpointer user_data);
+/* The same interface against a Janus server's VideoRoom plugin: the Chorus
+ * requests chorus-load makes are translated to the Janus API (see
+ * load-janus.h). */
+LoadRpc *load_rpc_new_janus(SoupSession *session, const char *url,
+                            const LoadRpcCallbacks *callbacks, gpointer user_data);
 /* Frees at once; no callback runs after (pending replies are dropped). */
 void load_rpc_free(LoadRpc *rpc);
 

@@ -49,8 +49,16 @@ typedef struct {
   gboolean subscribe;
 } LoadRole;
 
+/* The server chorus-load drives: Chorus's protocol, or Janus's VideoRoom
+ * through the adapter of load-janus.h (for comparisons). */
+typedef enum {
+  LOAD_TARGET_CHORUS,
+  LOAD_TARGET_JANUS,
+} LoadTarget;
+
 /* Read-only after start, shared by every thread. */
 typedef struct {
+  LoadTarget target;
   char *url;
   char *token; /* NULL: dev mode (loopback connections are admin) */
   char *room;

@@ -41,6 +41,7 @@ static const LoadRole role_participant = {"participant", TRUE, TRUE, TRUE};
 /* ---- options -------------------------------------------------------------------- */
 
 typedef struct {
+  char *target;
   char *url;
   char *token;
   char *room;
@@ -54,11 +55,13 @@ typedef struct {
   gboolean simulcast, dtx, table, keep_room, quiet;
   double ramp, duration;
   int threads, video_kbps, fps, ptime;
+  int server_pid;
 } Options;
 
 static void
 options_clear(Options *o)
 {
+  g_free(o->target);
   g_free(o->url);
   g_free(o->token);
   g_free(o->room);
@@ -132,6 +135,9 @@ typedef struct {
   gboolean progress_line_open;
   double cpu_at_steady_s;
   double server_cpu_at_steady_s;
+  gboolean server_cpu_from_proc;
+  LoadSnapshot at_steady;     /* counts when the steady window began */
+  LoadSnapshot steady_counts; /* what the window added */
   GHashTable *server_at_steady; /* metric -> double (boxed) */
   LoadCpuWindow self_cpu;
   LoadCpuWindow server_cpu;
@@ -177,6 +183,28 @@ process_cpu_s(void)
          ru.ru_stime.tv_usec / 1e6;
 }
 
+/* utime + stime of another process (--server-pid), from /proc/PID/stat;
+ * < 0 when it cannot be read. Used for any server, so that a comparison
+ * measures each the same way. */
+static double
+proc_cpu_s(int pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, NULL))
+    return -1;
+  /* The command name (2nd field) may hold spaces: count from its ')'. */
+  const char *p = strrchr(text, ')');
+  if (p == NULL)
+    return -1;
+  g_auto(GStrv) fields = g_strsplit(p + 2, " ", 0);
+  /* After the name: state is field 3, utime 14 and stime 15. */
+  if (g_strv_length(fields) < 13)
+    return -1;
+  double ticks = (double)sysconf(_SC_CLK_TCK);
+  return (g_ascii_strtod(fields[11], NULL) + g_ascii_strtod(fields[12], NULL)) / ticks;
+}
+
 /* ---- server metrics (optional: CPU and forwarding counters of chorus) ---------- */
 
 static char *
@@ -195,6 +223,8 @@ metrics_url(const char *ws_url)
 static GHashTable *
 scrape_metrics(App *app)
 {
+  if (app->shared.target != LOAD_TARGET_CHORUS)
+    return NULL;
   g_autofree char *url = metrics_url(app->opt.url);
   if (url == NULL)
     return NULL;
@@ -223,6 +253,8 @@ scrape_metrics(App *app)
   return values;
 }
 
+static void take_snapshot(App *app, LoadSnapshot *out);
+
 static void
 steady_begin(App *app, gint64 now_us)
 {
@@ -230,6 +262,30 @@ steady_begin(App *app, gint64 now_us)
   app->steady_start_us = now_us;
   app->cpu_at_steady_s = process_cpu_s();
   app->server_at_steady = scrape_metrics(app);
+  if (app->opt.server_pid > 0)
+    app->server_cpu_at_steady_s = proc_cpu_s(app->opt.server_pid);
+  take_snapshot(app, &app->at_steady);
+}
+
+/* The server's CPU from /proc, when --server-pid named it (over /metrics). */
+static void
+steady_end_proc(App *app, double wall_s)
+{
+  LoadSnapshot s;
+  take_snapshot(app, &s);
+  app->steady_counts = (LoadSnapshot){
+      .rx_packets = s.rx_packets - app->at_steady.rx_packets,
+      .rx_expected = s.rx_expected - app->at_steady.rx_expected,
+      .rx_lost = s.rx_lost >= app->at_steady.rx_lost ? s.rx_lost - app->at_steady.rx_lost : 0,
+      .tx_packets = s.tx_packets - app->at_steady.tx_packets,
+  };
+  if (app->opt.server_pid <= 0 || app->server_cpu_at_steady_s < 0)
+    return;
+  double now_s = proc_cpu_s(app->opt.server_pid);
+  if (now_s < 0)
+    return;
+  app->server_cpu = (LoadCpuWindow){now_s - app->server_cpu_at_steady_s, wall_s, TRUE};
+  app->server_cpu_from_proc = TRUE;
 }
 
 static void
@@ -239,6 +295,7 @@ steady_end(App *app, gint64 now_us)
     return;
   double wall_s = (double)(now_us - app->steady_start_us) / G_USEC_PER_SEC;
   app->self_cpu = (LoadCpuWindow){process_cpu_s() - app->cpu_at_steady_s, wall_s, TRUE};
+  steady_end_proc(app, wall_s);
   if (app->server_at_steady == NULL)
     return;
   g_autoptr(GHashTable) now = scrape_metrics(app);
@@ -246,7 +303,7 @@ steady_end(App *app, gint64 now_us)
     return;
   double *a = g_hash_table_lookup(app->server_at_steady, "process_cpu_seconds_total");
   double *b = g_hash_table_lookup(now, "process_cpu_seconds_total");
-  if (a && b)
+  if (a && b && !app->server_cpu_from_proc)
     app->server_cpu = (LoadCpuWindow){*b - *a, wall_s, TRUE};
   app->server_counters = json_object();
   GHashTableIter it;
@@ -795,6 +852,12 @@ validate(App *app, GError **error)
   const char *problem = NULL;
   if (uri == NULL || (g_strcmp0(scheme, "ws") != 0 && g_strcmp0(scheme, "wss") != 0))
     problem = "--url: expected ws://HOST:PORT/ws";
+  else if (g_strcmp0(o->target, "chorus") != 0 && g_strcmp0(o->target, "janus") != 0)
+    problem = "--target: expected chorus or janus";
+  else if (g_strcmp0(o->target, "janus") == 0 && o->token)
+    problem = "--token: not used with --target janus (its VideoRoom API needs none here)";
+  else if (o->server_pid < 0)
+    problem = "--server-pid must be a process id";
   else if (o->ramp <= 0)
     problem = "--ramp must be > 0 (joins per second)";
   else if (o->duration <= 0)
@@ -829,6 +892,33 @@ raise_fd_limit(void)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+/* What the comparison scripts need beyond the common report: the target,
+ * where the server CPU came from, and the subscribers' counts over the
+ * steady window alone (the window the CPU figures cover). */
+static void
+add_steady_to_report(App *app, json_t *report)
+{
+  json_object_set_new(report, "target",
+                      json_string(app->shared.target == LOAD_TARGET_JANUS ? "janus" : "chorus"));
+  json_t *cpu = json_object_get(report, "cpu");
+  if (json_is_object(cpu))
+    json_object_set_new(cpu, "server_source",
+                        !app->server_cpu.valid     ? json_null()
+                        : app->server_cpu_from_proc ? json_string("proc")
+                                                    : json_string("metrics"));
+  if (app->steady_start_us == 0 || !app->self_cpu.valid) {
+    json_object_set_new(report, "steady", json_null());
+    return;
+  }
+  const LoadSnapshot *c = &app->steady_counts;
+  double loss_pct = c->rx_expected ? 100.0 * (double)c->rx_lost / (double)c->rx_expected : 0;
+  json_object_set_new(report, "steady",
+                      json_pack("{s:f, s:I, s:I, s:I, s:f, s:I}", "wall_s", app->self_cpu.wall_s,
+                                "rx_packets", (json_int_t)c->rx_packets, "rx_expected",
+                                (json_int_t)c->rx_expected, "rx_lost", (json_int_t)c->rx_lost,
+                                "rx_loss_pct", loss_pct, "tx_packets", (json_int_t)c->tx_packets));
 }
 
 static int
@@ -873,6 +963,7 @@ print_report(App *app, double elapsed_s)
       .lag = app->lag,
   };
   json_t *report = load_report_build(&in);
+  add_steady_to_report(app, report);
   json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   fputc('\n', stdout);
   fflush(stdout);
@@ -934,6 +1025,11 @@ main(int argc, char **argv)
   GOptionEntry entries[] = {
       {"url", 0, 0, G_OPTION_ARG_STRING, &o->url, "Chorus WebSocket URL (ws://127.0.0.1:7070/ws)",
        "URL"},
+      {"target", 0, 0, G_OPTION_ARG_STRING, &o->target,
+       "chorus (default), or janus: a Janus VideoRoom at --url (ws://127.0.0.1:8188)", "SERVER"},
+      {"server-pid", 0, 0, G_OPTION_ARG_INT, &o->server_pid,
+       "Measure the server's CPU from /proc/PID/stat (any server; else from Chorus's /metrics)",
+       "PID"},
       {"token", 0, 0, G_OPTION_ARG_STRING, &o->token,
        "Admin token (default: none, for a --dev server)", "JWT"},
       {"scenario", 0, 0, G_OPTION_ARG_STRING, &o->scenario, "voice, live (default) or conference",
@@ -996,6 +1092,7 @@ main(int argc, char **argv)
     size_t offset;
     const char *value;
   } defaults[] = {
+      {G_STRUCT_OFFSET(Options, target), "chorus"},
       {G_STRUCT_OFFSET(Options, url), "ws://127.0.0.1:7070/ws"},
       {G_STRUCT_OFFSET(Options, scenario), "live"},
       {G_STRUCT_OFFSET(Options, quality), "auto"},
@@ -1026,6 +1123,7 @@ main(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
 
+  app.shared.target = g_strcmp0(o->target, "janus") == 0 ? LOAD_TARGET_JANUS : LOAD_TARGET_CHORUS;
   app.shared.url = o->url;
   app.shared.token = o->token;
   app.shared.room =
@@ -1042,7 +1140,9 @@ main(int argc, char **argv)
       .connected = on_admin_connected,
       .closed = on_admin_closed,
   };
-  app.admin = load_rpc_new(app.session, o->url, &admin_cb, &app);
+  app.admin = app.shared.target == LOAD_TARGET_JANUS
+                  ? load_rpc_new_janus(app.session, o->url, &admin_cb, &app)
+                  : load_rpc_new(app.session, o->url, &admin_cb, &app);
   app.run_start_us = g_get_monotonic_time();
   guint deadlines = g_timeout_add(250, on_admin_deadlines, &app);
   app.signal_sources[0] = g_unix_signal_add(SIGINT, on_signal, &app);
