@@ -139,8 +139,14 @@ struct _ChorusPluginHostApi {
   gboolean (*mute_forwarding)(ChorusParticipant *p, const char *track_kind, gboolean muted);
   /* How many loudest audio sources each subscriber of @room receives. */
   gboolean (*set_audio_slots)(ChorusRoom *room, guint slots);
+  /* Links @room with @other (NULL: unlinks @room) so that each room's
+   * subscribers can receive the other's tracks that may_receive() lets
+   * them (asked with subscriber NULL for "anyone in the room"): the media
+   * crosses worker threads. A room has at most one link; linking replaces
+   * the old ones of both rooms. Destroying a room unlinks it. */
+  gboolean (*link_rooms)(ChorusRoom *room, ChorusRoom *other);
 
-  gpointer reserved[8];
+  gpointer reserved[7];
 };
 
 struct _ChorusPlugin {

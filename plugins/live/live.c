@@ -150,6 +150,7 @@ pk_stop(LiveRoom *lr)
   g_autofree char *peer_name = g_steal_pointer(&lr->pk_peer);
   if (peer_name == NULL)
     return;
+  lr->host->link_rooms(lr->room, NULL);
   LiveRoom *peer = NULL;
   ChorusRoom *peer_room = lr->host->room_lookup(lr->room, peer_name);
   if (peer_room != NULL && g_strcmp0(lr->host->room_kind(peer_room), "live") == 0)
@@ -319,6 +320,8 @@ pk_start(LiveRoom *lr, ChorusParticipant *p, json_t *params, GError **error)
   }
   lr->pk_peer = g_strdup(other);
   peer->pk_peer = g_strdup(own_name);
+  /* After pk_peer is set: may_receive decides which tracks cross. */
+  lr->host->link_rooms(lr->room, other_room);
   notify_pk(lr, other, "started");
   notify_pk(peer, own_name, "started");
   return json_pack("{s:s, s:s}", "room", own_name, "peer_room", other);

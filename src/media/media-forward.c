@@ -235,10 +235,21 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
   } else if (up->nacks[layer]) {
     chorus_nack_generator_handle_packet(up->nacks[layer], pkt.seq, FALSE, now_us);
   }
-  up->last_packet_us[layer] = now_us;
   if (G_UNLIKELY(up->rx[layer] == NULL)) /* once per stream, at its first packet */
     up->rx[layer] = chorus_rtp_receive_stats_new(pkt.ssrc, up->codec->clock_rate ? up->codec->clock_rate : 90000);
   chorus_rtp_receive_stats_handle_packet(up->rx[layer], pkt.seq, pkt.timestamp, len, now_us);
+  media_uptrack_forward(up, &pkt, buf, len, layer, now_us);
+}
+
+void
+media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt_in, const guint8 *buf, gsize len,
+                      guint layer, gint64 now_us)
+{
+  MediaRoom *room = up->owner->room;
+  ChorusRtpPacket pkt = *pkt_in;
+  up->last_packet_us[layer] = now_us;
+  if (G_UNLIKELY(up->ssrcs[layer] == 0))
+    up->ssrcs[layer] = pkt.ssrc; /* PK relays learn it here */
   gboolean keyframe =
     up->rtp_codec != CHORUS_RTP_CODEC_OTHER &&
     chorus_rtp_is_keyframe_start(up->rtp_codec, buf + pkt.payload_offset, pkt.payload_len);
@@ -270,6 +281,8 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
       continue;
     forward_to(d, &pkt, layer, keyframe, room, now_us);
   }
+  if (up->relays) /* PK: into the linked room, on its worker */
+    media_relay_push(up, buf, len, layer);
 }
 
 /* The ring slot holding @seq, or NULL. */
@@ -439,6 +452,8 @@ static gboolean
 can_request_keyframe(const Uptrack *up, guint layer)
 {
   const MediaPart *owner = up->owner;
+  if (up->relay) /* PK: asked of the source room's worker */
+    return layer < up->n_layers && up->kind == CHORUS_SDP_KIND_VIDEO && up->ssrcs[layer] != 0;
   /* ssrcs[layer] == 0: nothing received on that layer yet, nothing to
    * refresh. */
   return layer < up->n_layers && up->kind == CHORUS_SDP_KIND_VIDEO && owner->pub != NULL &&
@@ -451,6 +466,10 @@ send_pli(Uptrack *up, guint layer)
 {
   MediaPart *owner = up->owner;
   MediaRoom *room = owner->room;
+  if (up->relay) {
+    media_relay_request_keyframe(up->relay, layer);
+    return;
+  }
   guint8 pli[12 + CHORUS_SRTP_MAX_RTCP_OVERHEAD];
   gsize n = chorus_rtcp_write_pli(pli, sizeof(pli), room->rtcp_ssrc, up->ssrcs[layer]);
   if (chorus_peer_send_rtcp(owner->pub, pli, n, sizeof(pli)) == CHORUS_PEER_SEND_OK)

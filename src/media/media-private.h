@@ -105,6 +105,7 @@ typedef struct _MediaPart MediaPart;
 typedef struct _Uptrack Uptrack;
 typedef struct _Downtrack Downtrack;
 typedef struct _MediaVoice MediaVoice;
+typedef struct _MediaRelay MediaRelay;
 
 struct _Uptrack {
   char *id;
@@ -133,6 +134,8 @@ struct _Uptrack {
   gboolean muted;
   GPtrArray *downtracks;               /* Downtrack * (borrowed; owned by subscribers) */
   guint32 speaker_id;                  /* voice rooms, audio: id in the speaker detector; 0: none */
+  MediaRelay *relay;                   /* PK: this uptrack is another room's track, fed by a relay */
+  GPtrArray *relays;                   /* PK: relays this track feeds into other rooms, or NULL */
 };
 
 struct _Downtrack {
@@ -188,6 +191,7 @@ struct _MediaPart {
   GPtrArray *downtracks;               /* Downtrack * (owned), in offer order */
   gboolean offer_dirty;
   gboolean sub_restart_pending;
+  gboolean relay_part;                 /* PK: stands for a participant of the linked room (no PCs) */
   ChorusAudioSlots slots;              /* voice rooms: slot -> speaker id */
   Downtrack *slot_downtracks[CHORUS_AUDIO_SLOTS_MAX]; /* borrowed from downtracks */
 };
@@ -240,8 +244,12 @@ void media_emit_peer_closed(MediaRoom *room, const char *participant, ChorusMedi
                             const char *reason);
 void media_emit_track_gone(MediaRoom *room, const char *participant, const char *track);
 void media_emit_speakers(MediaRoom *room, json_t *speakers /* transfer full */);
+/* The room's set of subscribable tracks changed without a publish (a PK
+ * relay got its description): the main thread re-sends subscriptions. */
+void media_emit_tracks_changed(MediaRoom *room);
 
 /* media-worker.c */
+MediaPart *media_part_get(MediaRoom *room, const char *id, gboolean create);
 Downtrack *media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality);
 /* The header extensions passed from @d's uptrack, mapped to the ids the
  * subscriber negotiated (d->sub_ext_ids). */
@@ -259,7 +267,26 @@ gboolean media_voice_subscribe(MediaPart *part);
 void media_voice_tick(MediaRoom *room, gint64 now_us);
 const ChorusSdpPayload *media_voice_slot_codec(MediaRoom *room);
 
+/* media-relay.c: PK relays between rooms (and worker threads). */
+MediaRelay *media_relay_new(const char *track_id, const char *publisher_id, gpointer dst_handle,
+                            GMainContext *src_context, GMainContext *dst_context);
+MediaRelay *media_relay_ref(MediaRelay *relay);
+void media_relay_unref(MediaRelay *relay);
+void media_relay_attach_source(MediaRoom *room, MediaRelay *relay /* transfer full */);
+void media_relay_detach_source(MediaRoom *room, const char *track_id, gpointer dst_handle);
+void media_relay_attach_destination(MediaRoom *room, MediaRelay *relay /* transfer full */);
+void media_relay_remove_destination(MediaRoom *room, const char *track_id);
+void media_relay_source_gone(Uptrack *up);
+void media_relay_destination_gone(Uptrack *up);
+void media_relay_push(Uptrack *up, const guint8 *buf, gsize len, guint layer);
+void media_relay_request_keyframe(MediaRelay *relay, guint layer);
+gint64 media_relay_get_dropped(MediaRelay *relay);
+
 /* media-forward.c: the packet path. */
+/* A packet of @up (already matched, unwrapped) to its ring, its
+ * subscribers and its relays. */
+void media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt, const guint8 *buf, gsize len,
+                           guint layer, gint64 now_us);
 void media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_publisher_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
 void media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);

@@ -192,7 +192,7 @@ media_link_unref(MediaLink *link)
 
 /* ---- events: worker -> main ------------------------------------------------ */
 
-typedef enum { EV_OFFER, EV_TRICKLE, EV_PEER_CLOSED, EV_TRACK_GONE, EV_SPEAKERS } EventKind;
+typedef enum { EV_OFFER, EV_TRICKLE, EV_PEER_CLOSED, EV_TRACK_GONE, EV_SPEAKERS, EV_TRACKS_CHANGED } EventKind;
 
 typedef struct {
   EventKind kind;
@@ -244,6 +244,10 @@ event_dispatch(gpointer data)
   case EV_SPEAKERS:
     if (l->cb.speakers)
       l->cb.speakers(l->user_data, ev->params);
+    break;
+  case EV_TRACKS_CHANGED:
+    if (l->cb.tracks_changed)
+      l->cb.tracks_changed(l->user_data);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -311,6 +315,14 @@ media_emit_speakers(MediaRoom *room, json_t *speakers)
   post_event(room, ev);
 }
 
+void
+media_emit_tracks_changed(MediaRoom *room)
+{
+  Event *ev = g_new0(Event, 1);
+  ev->kind = EV_TRACKS_CHANGED;
+  post_event(room, ev);
+}
+
 /* ---- requests: main -> worker -> main ------------------------------------- */
 
 typedef enum {
@@ -326,6 +338,10 @@ typedef enum {
   OP_MUTE,
   OP_REMOVE,
   OP_AUDIO_SLOTS,
+  OP_RELAY_ATTACH_DST,
+  OP_RELAY_ATTACH_SRC,
+  OP_RELAY_REMOVE_DST,
+  OP_RELAY_DETACH_SRC,
 } OpKind;
 
 typedef struct {
@@ -346,6 +362,8 @@ typedef struct {
   ChorusMediaTarget target;
   guint64 version;
   GArray *subs; /* MediaSub */
+  MediaRelay *relay;  /* OP_RELAY_ATTACH_*: a reference */
+  gpointer dst_handle; /* OP_RELAY_DETACH_SRC */
   ChorusMediaDone done;
   gpointer done_data;
   json_t *result;
@@ -375,6 +393,8 @@ op_free(gpointer data)
   g_free(op->quality);
   if (op->subs)
     g_array_unref(op->subs);
+  if (op->relay)
+    media_relay_unref(op->relay);
   if (op->result)
     json_decref(op->result);
   g_clear_error(&op->error);
@@ -438,6 +458,18 @@ op_run(gpointer data)
     break;
   case OP_AUDIO_SLOTS:
     media_voice_set_slots(r, (guint)op->paused);
+    break;
+  case OP_RELAY_ATTACH_DST:
+    media_relay_attach_destination(r, g_steal_pointer(&op->relay));
+    break;
+  case OP_RELAY_ATTACH_SRC:
+    media_relay_attach_source(r, g_steal_pointer(&op->relay));
+    break;
+  case OP_RELAY_REMOVE_DST:
+    media_relay_remove_destination(r, op->track);
+    break;
+  case OP_RELAY_DETACH_SRC:
+    media_relay_detach_source(r, op->track, op->dst_handle);
     break;
   }
   if (ok && op->result == NULL)
@@ -591,6 +623,34 @@ chorus_media_room_set_audio_slots(ChorusMediaRoom *room, guint slots)
   Op *op = op_new(room, OP_AUDIO_SLOTS, NULL);
   op->paused = (int)MIN(slots, CHORUS_MEDIA_MAX_AUDIO_SLOTS); /* the op's int field */
   op_post(room, op, NULL, NULL);
+}
+
+void
+chorus_media_relay_add(ChorusMediaRoom *dst, ChorusMediaRoom *src, const char *track,
+                       const char *publisher)
+{
+  MediaRelay *relay = media_relay_new(track, publisher, dst, chorus_worker_context(src->worker),
+                                      chorus_worker_context(dst->worker));
+  /* The destination's placeholder first (its subscribers may name the
+   * track at once); the source then describes the track to it. */
+  Op *op = op_new(dst, OP_RELAY_ATTACH_DST, NULL);
+  op->relay = media_relay_ref(relay);
+  op_post(dst, op, NULL, NULL);
+  op = op_new(src, OP_RELAY_ATTACH_SRC, NULL);
+  op->relay = relay;
+  op_post(src, op, NULL, NULL);
+}
+
+void
+chorus_media_relay_remove(ChorusMediaRoom *dst, ChorusMediaRoom *src, const char *track)
+{
+  Op *op = op_new(src, OP_RELAY_DETACH_SRC, NULL);
+  op->track = g_strdup(track);
+  op->dst_handle = dst;
+  op_post(src, op, NULL, NULL);
+  op = op_new(dst, OP_RELAY_REMOVE_DST, NULL);
+  op->track = g_strdup(track);
+  op_post(dst, op, NULL, NULL);
 }
 
 void

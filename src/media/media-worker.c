@@ -114,6 +114,8 @@ downtrack_detach(Downtrack *d)
 static void
 uptrack_free(Uptrack *up)
 {
+  media_relay_source_gone(up);      /* PK: relays into other rooms stop */
+  media_relay_destination_gone(up); /* PK: this was another room's track */
   /* Voice rooms: slots showing this track go empty (they stay). */
   media_voice_uptrack_removed(up->owner->room, up);
   /* Subscribers lose this track: their downtracks go, and each affected
@@ -146,11 +148,13 @@ media_quality_to_layer(const char *quality, guint n_layers)
     return 0;
   if (g_strcmp0(quality, "high") == 0)
     return n_layers - 1;
-  if (g_strcmp0(quality, "medium") == 0)
+  /* "auto" (until per-subscriber bandwidth allocation) starts at the
+   * middle layer: good enough for a viewer's tile or full screen on most
+   * links, and when it does not flow (a publisher short of bandwidth
+   * sends only the lowest) the layer check falls back within a second. */
+  if (g_strcmp0(quality, "medium") == 0 || g_strcmp0(quality, "auto") == 0 || quality == NULL)
     return n_layers / 2;
-  /* "low", and "auto" until the forwarding engine's per-subscriber
-   * allocation: the lowest layer is the one a publisher always sends. */
-  return 0;
+  return 0; /* "low" */
 }
 
 static Downtrack *
@@ -179,8 +183,8 @@ part_free(MediaPart *part)
   g_free(part);
 }
 
-static MediaPart *
-part_get(MediaRoom *room, const char *id, gboolean create)
+MediaPart *
+media_part_get(MediaRoom *room, const char *id, gboolean create)
 {
   MediaPart *part = g_hash_table_lookup(room->parts, id);
   if (part || !create)
@@ -249,7 +253,7 @@ static gboolean
 run_teardown(gpointer data)
 {
   PeerTeardown *t = data;
-  MediaPart *part = part_get(t->room, t->participant, FALSE);
+  MediaPart *part = media_part_get(t->room, t->participant, FALSE);
   if (part == NULL)
     return G_SOURCE_REMOVE;
   if (t->target == CHORUS_MEDIA_PUBLISHER && part->pub)
@@ -529,7 +533,7 @@ uptrack_json(const Uptrack *up)
 json_t *
 media_publish(MediaRoom *room, const char *participant, const char *sdp, GError **error)
 {
-  MediaPart *part = part_get(room, participant, TRUE);
+  MediaPart *part = media_part_get(room, participant, TRUE);
   gboolean created = FALSE;
   if (part->pub == NULL) {
     part->pub = make_peer(part, FALSE, error);
@@ -616,7 +620,7 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
 gboolean
 media_unpublish(MediaRoom *room, const char *participant, const char *track, GError **error)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   Uptrack *up = g_hash_table_lookup(room->tracks, track);
   if (part == NULL || up == NULL || up->owner != part) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NOT_FOUND, "no track %s published by %s",
@@ -749,7 +753,7 @@ media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality)
 void
 media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
 {
-  MediaPart *part = part_get(room, participant, TRUE);
+  MediaPart *part = media_part_get(room, participant, TRUE);
   gboolean changed = FALSE;
 
   /* Drop downtracks no longer wanted. */
@@ -770,7 +774,8 @@ media_subscribe_set(MediaRoom *room, const char *participant, GArray *subs)
     const MediaSub *s = &g_array_index(subs, MediaSub, j);
     Uptrack *up = g_hash_table_lookup(room->tracks, s->track);
     /* In voice rooms audio comes through the subscriber's slots. */
-    if (up == NULL || up->owner == part || (room->voice && up->kind == CHORUS_SDP_KIND_AUDIO))
+    if (up == NULL || up->owner == part || up->codec == NULL /* PK relay not described yet */ ||
+        (room->voice && up->kind == CHORUS_SDP_KIND_AUDIO))
       continue;
     Downtrack *d = find_downtrack(part, s->track);
     if (d) {
@@ -807,7 +812,7 @@ gboolean
 media_subscription_update(MediaRoom *room, const char *participant, const char *track,
                           const char *quality, int paused, GError **error)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   Downtrack *d = part ? find_downtrack(part, track) : NULL;
   if (d == NULL || d->up == NULL) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NOT_FOUND, "%s is not subscribed to track %s",
@@ -830,7 +835,7 @@ gboolean
 media_answer(MediaRoom *room, const char *participant, const char *sdp, guint64 version,
              GError **error)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   if (part == NULL || part->offerer == NULL || !chorus_sdp_offerer_has_pending_offer(part->offerer)) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_CONFLICT, "no offer is outstanding for %s",
                 participant);
@@ -876,7 +881,7 @@ gboolean
 media_trickle(MediaRoom *room, const char *participant, ChorusMediaTarget target,
               const char *candidate, const char *ufrag, GError **error)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   ChorusPeer *peer = part ? (target == CHORUS_MEDIA_PUBLISHER ? part->pub : part->sub) : NULL;
   if (peer == NULL) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NOT_FOUND,
@@ -895,7 +900,7 @@ media_trickle(MediaRoom *room, const char *participant, ChorusMediaTarget target
 gboolean
 media_ice_restart(MediaRoom *room, const char *participant, GError **error)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   if (part == NULL || part->sub == NULL) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_NOT_FOUND,
                 "%s has no subscriber PeerConnection", participant);
@@ -921,7 +926,7 @@ media_track_set_muted(MediaRoom *room, const char *track, gboolean muted)
 void
 media_participant_remove(MediaRoom *room, const char *participant)
 {
-  MediaPart *part = part_get(room, participant, FALSE);
+  MediaPart *part = media_part_get(room, participant, FALSE);
   if (part == NULL)
     return;
   g_ptr_array_set_size(part->downtracks, 0);

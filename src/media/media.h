@@ -62,6 +62,9 @@ typedef struct {
   /* Voice rooms: the active speakers changed (at most every 200 ms):
    * [{participant, level 0..1}], loudest first. Borrowed. */
   void (*speakers)(gpointer user_data, json_t *speakers);
+  /* Tracks became subscribable without a publish in this room (a PK
+   * relay from a linked room is ready): re-send subscriptions. */
+  void (*tracks_changed)(gpointer user_data);
 } ChorusMediaRoomCallbacks;
 
 /* @callbacks run on the main thread until chorus_media_room_free(). */
@@ -77,6 +80,12 @@ void chorus_media_room_free(ChorusMediaRoom *room);
  * room reports active speakers. 0 turns it off (the default: one m-line
  * per audio track). Set it before anyone subscribes. */
 #define CHORUS_MEDIA_MAX_AUDIO_SLOTS 16
+/* PK: track @track of @src's room (published by @publisher) is forwarded
+ * into @dst's room as well, where it can be subscribed to by its id.
+ * Packets cross from @src's worker to @dst's through a bounded queue. */
+void chorus_media_relay_add(ChorusMediaRoom *dst, ChorusMediaRoom *src, const char *track,
+                            const char *publisher);
+void chorus_media_relay_remove(ChorusMediaRoom *dst, ChorusMediaRoom *src, const char *track);
 void chorus_media_room_set_audio_slots(ChorusMediaRoom *room, guint slots);
 
 /* Completion of an asynchronous request, on the main thread: @result (a new

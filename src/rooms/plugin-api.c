@@ -82,6 +82,9 @@ api_participant_set_role(ChorusParticipant *p, const char *role, GError **error)
   for (const char *const *r = plugin->roles; *r != NULL; r++) {
     if (g_strcmp0(*r, role) == 0) {
       p->role = *r;
+      /* A role that may no longer publish loses its tracks (live.demote):
+       * the participant keeps its connection and PeerConnections. */
+      chorus_room_media_drop_forbidden_tracks(p);
       return TRUE;
     }
   }
@@ -154,6 +157,14 @@ api_set_audio_slots(ChorusRoom *room, guint slots)
   return TRUE;
 }
 
+static gboolean
+api_link_rooms(ChorusRoom *room, ChorusRoom *other)
+{
+  g_return_val_if_fail(room != NULL && room != other, FALSE);
+  chorus_room_link(room, other);
+  return TRUE;
+}
+
 static const ChorusPluginHostApi host_api = {
   .abi_version = CHORUS_PLUGIN_ABI_VERSION,
   .room_name = api_room_name,
@@ -176,6 +187,7 @@ static const ChorusPluginHostApi host_api = {
   .kick = api_kick,
   .mute_forwarding = api_mute_forwarding,
   .set_audio_slots = api_set_audio_slots,
+  .link_rooms = api_link_rooms,
 };
 
 const ChorusPluginHostApi *

@@ -24,7 +24,21 @@ subscription_wants(ChorusParticipant *p, ChorusTrack *t, const char **quality)
   return TRUE;
 }
 
-/* Sends @p's full wanted track set to the media layer. */
+static void
+add_wanted(ChorusParticipant *p, GPtrArray *tracks, gboolean relayed_only, GArray *subs)
+{
+  for (guint i = 0; i < tracks->len; i++) {
+    ChorusTrack *t = g_ptr_array_index(tracks, i);
+    const char *quality = NULL;
+    if ((relayed_only && !t->relayed) || !subscription_wants(p, t, &quality))
+      continue;
+    ChorusMediaSubscription s = { .track = t->id, .quality = quality };
+    g_array_append_val(subs, s);
+  }
+}
+
+/* Sends @p's full wanted track set to the media layer: its room's tracks
+ * and, during a PK, the linked room's tracks forwarded into this one. */
 void
 chorus_room_media_update_subscriber(ChorusParticipant *p)
 {
@@ -32,14 +46,9 @@ chorus_room_media_update_subscriber(ChorusParticipant *p)
   if (room->media == NULL || (!p->subscribe_all && p->subscriptions == NULL))
     return;
   g_autoptr(GArray) subs = g_array_new(FALSE, TRUE, sizeof(ChorusMediaSubscription));
-  for (guint i = 0; i < room->tracks->len; i++) {
-    ChorusTrack *t = g_ptr_array_index(room->tracks, i);
-    const char *quality = NULL;
-    if (!subscription_wants(p, t, &quality))
-      continue;
-    ChorusMediaSubscription s = { .track = t->id, .quality = quality };
-    g_array_append_val(subs, s);
-  }
+  add_wanted(p, room->tracks, FALSE, subs);
+  if (room->linked)
+    add_wanted(p, room->linked->tracks, TRUE, subs);
   chorus_media_subscribe_set(room->media, p->id, (ChorusMediaSubscription *)(void *)subs->data,
                              subs->len);
 }
@@ -49,6 +58,97 @@ chorus_room_media_update_all(ChorusRoom *room)
 {
   for (guint i = 0; i < room->participants->len; i++)
     chorus_room_media_update_subscriber(g_ptr_array_index(room->participants, i));
+}
+
+void
+chorus_room_media_drop_forbidden_tracks(ChorusParticipant *p)
+{
+  ChorusRoom *room = p->room;
+  for (guint i = room->tracks->len; i-- > 0;) {
+    ChorusTrack *t = g_ptr_array_index(room->tracks, i);
+    if (t->participant != p || chorus_participant_may_publish(p, t->kind))
+      continue;
+    g_autofree char *id = g_strdup(t->id);
+    chorus_room_track_remove(t);
+    if (room->media)
+      chorus_media_unpublish(room->media, p->id, id, NULL, NULL);
+  }
+  chorus_room_media_update_all(room);
+}
+
+/* ---- PK links: tracks forwarded between rooms ----------------------------- */
+
+/* Whether anyone in @room may receive @t (of the linked room). */
+static gboolean
+may_relay(ChorusRoom *room, ChorusTrack *t)
+{
+  if (room->plugin->may_receive == NULL)
+    return FALSE;
+  ChorusPluginTrackInfo info = {
+    .track_id = t->id,
+    .kind = t->kind,
+    .publisher = t->participant,
+    .publisher_room = t->participant->room,
+  };
+  return room->plugin->may_receive(room->plugin_state, NULL, &info);
+}
+
+static void
+relay_one(ChorusRoom *room, ChorusTrack *t, gboolean on)
+{
+  ChorusMediaRoom *src = t->participant->room->media;
+  if (on && !t->relayed && may_relay(room, t) && room->media && src) {
+    t->relayed = TRUE;
+    chorus_media_relay_add(room->media, src, t->id, t->participant->id);
+  } else if (!on && t->relayed) {
+    t->relayed = FALSE;
+    if (room->media && src)
+      chorus_media_relay_remove(room->media, src, t->id);
+  }
+}
+
+void
+chorus_room_media_relay(ChorusRoom *room, ChorusTrack *t, gboolean on)
+{
+  relay_one(room, t, on);
+  if (!room->closing)
+    chorus_room_media_update_all(room);
+}
+
+static void
+relay_all(ChorusRoom *into, ChorusRoom *from, gboolean on)
+{
+  for (guint i = 0; i < from->tracks->len; i++)
+    relay_one(into, g_ptr_array_index(from->tracks, i), on);
+  if (!into->closing)
+    chorus_room_media_update_all(into);
+}
+
+static void
+unlink_room(ChorusRoom *room)
+{
+  ChorusRoom *other = room->linked;
+  if (other == NULL)
+    return;
+  relay_all(room, other, FALSE);
+  relay_all(other, room, FALSE);
+  other->linked = NULL;
+  room->linked = NULL;
+}
+
+void
+chorus_room_link(ChorusRoom *room, ChorusRoom *other)
+{
+  if (room->linked == other && other != NULL)
+    return;
+  unlink_room(room);
+  if (other == NULL)
+    return;
+  unlink_room(other);
+  room->linked = other;
+  other->linked = room;
+  relay_all(room, other, TRUE);
+  relay_all(other, room, TRUE);
 }
 
 static gboolean
@@ -493,6 +593,12 @@ on_media_track_gone(gpointer user_data, const char *participant, const char *tra
 }
 
 static void
+on_media_tracks_changed(gpointer user_data)
+{
+  chorus_room_media_update_all(user_data);
+}
+
+static void
 on_media_speakers(gpointer user_data, json_t *speakers)
 {
   ChorusRoom *room = user_data;
@@ -509,6 +615,7 @@ chorus_room_media_start(ChorusRoom *room, ChorusMediaEngine *engine)
     .peer_closed = on_media_peer_closed,
     .track_gone = on_media_track_gone,
     .speakers = on_media_speakers,
+    .tracks_changed = on_media_tracks_changed,
   };
   if (engine && room->worker)
     room->media = chorus_media_room_new(engine, room->worker, room->name, &callbacks, room);

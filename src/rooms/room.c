@@ -28,6 +28,7 @@ chorus_room_free(ChorusRoom *room, const char *reason)
   if (room == NULL)
     return;
   room->closing = TRUE;
+  chorus_room_link(room, NULL); /* while both rooms' media exist */
   g_clear_pointer(&room->media, chorus_media_room_free);
   if (reason != NULL) {
     g_autoptr(json_t) params = json_pack("{s:s, s:s}", "room", room->name, "reason", reason);

@@ -43,6 +43,7 @@ struct _ChorusRoom {
   GPtrArray *tracks;            /* ChorusTrack*, publish order (owned) */
   ChorusMediaRoom *media;       /* the room's media on its worker; NULL without an engine */
   guint audio_slots;            /* voice rooms: loudest speakers per listener; 0: off */
+  ChorusRoom *linked;           /* PK: the room whose tracks this one's subscribers may get */
   gboolean closing;             /* being destroyed: no joins, no per-leave events */
 };
 
@@ -73,6 +74,7 @@ struct _ChorusTrack {
   char *kind;                   /* "audio" | "video" */
   gboolean muted;
   GStrv simulcast;              /* rids, maybe empty, never NULL */
+  gboolean relayed;             /* also forwarded into the linked room */
 };
 
 /* --- participant.c --- */
@@ -109,6 +111,15 @@ void chorus_track_free(ChorusTrack *track);
 void chorus_room_media_start(ChorusRoom *room, ChorusMediaEngine *engine);
 void chorus_room_media_update_subscriber(ChorusParticipant *p);
 void chorus_room_media_update_all(ChorusRoom *room);
+/* PK links (room-media.c): @t (a track of the room linked with @room)
+ * starts (@on) or stops being forwarded into @room, when @room's policy
+ * lets anyone there receive it; @room's subscribers are updated. */
+void chorus_room_media_relay(ChorusRoom *room, ChorusTrack *t, gboolean on);
+/* Links @room with @other (NULL: unlinks), replacing older links. */
+void chorus_room_link(ChorusRoom *room, ChorusRoom *other);
+/* After a role change: unpublishes @p's tracks its new role may not
+ * publish (its subscribers are renegotiated). */
+void chorus_room_media_drop_forbidden_tracks(ChorusParticipant *p);
 gboolean chorus_room_forwarding_muted(ChorusParticipant *p, const char *kind);
 gboolean chorus_room_set_forwarding_muted(ChorusParticipant *p, const char *kind, gboolean muted);
 

@@ -79,6 +79,8 @@ chorus_room_track_add_full(ChorusParticipant *p, const char *id, const char *kin
   json_object_del(params, "muted");
   json_object_set_new(params, "room", json_string(room->name));
   chorus_room_notify_all(room, "track.published", params, NULL);
+  if (room->linked)
+    chorus_room_media_relay(room->linked, t, TRUE);
   return t;
 }
 
@@ -88,6 +90,8 @@ chorus_room_track_remove(ChorusTrack *track)
   g_return_if_fail(track != NULL);
 
   ChorusRoom *room = track->participant->room;
+  if (room->linked)
+    chorus_room_media_relay(room->linked, track, FALSE);
   g_ptr_array_remove(room->tracks, track);
   g_autoptr(json_t) params = json_pack("{s:s, s:s}", "room", room->name, "track", track->id);
   chorus_room_notify_all(room, "track.unpublished", params, NULL);
