@@ -487,6 +487,11 @@ uptrack_apply(Uptrack *up, const ChorusSdpMediaResult *m)
   case CHORUS_SDP_CODEC_AV1: up->rtp_codec = CHORUS_RTP_CODEC_AV1; break;
   default: up->rtp_codec = CHORUS_RTP_CODEC_OTHER; break;
   }
+  /* NACK retries follow the publisher's RTT, learnt from its answers
+   * (Chorus receives nothing the publisher reports on). */
+  ChorusNackGeneratorConfig nack_config;
+  chorus_nack_generator_config_init(&nack_config);
+  nack_config.rtt_from_retransmissions = TRUE;
   /* Rings for video layers, allocated here (control plane), never per packet. */
   for (guint l = 0; l < MEDIA_MAX_LAYERS; l++) {
     gboolean want = up->kind == CHORUS_SDP_KIND_VIDEO && l < up->n_layers &&
@@ -498,7 +503,7 @@ uptrack_apply(Uptrack *up, const ChorusSdpMediaResult *m)
     /* NACKs only where the publisher can answer them with RTX. */
     gboolean nack = want && m->rtx_pt >= 0 && (m->codec->feedback & CHORUS_SDP_FB_NACK);
     if (nack && up->nacks[l] == NULL)
-      up->nacks[l] = chorus_nack_generator_new(NULL);
+      up->nacks[l] = chorus_nack_generator_new(&nack_config);
     else if (!nack)
       g_clear_pointer(&up->nacks[l], chorus_nack_generator_free);
   }

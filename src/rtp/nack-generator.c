@@ -48,6 +48,7 @@ chorus_nack_generator_config_init(ChorusNackGeneratorConfig *config)
   config->min_retry_interval_us = CHORUS_NACK_GENERATOR_DEFAULT_MIN_RETRY_INTERVAL_US;
   config->initial_rtt_us = CHORUS_NACK_GENERATOR_DEFAULT_RTT_US;
   config->max_nacks = CHORUS_NACK_GENERATOR_DEFAULT_MAX_NACKS;
+  config->rtt_from_retransmissions = FALSE;
 }
 
 ChorusNackGenerator *
@@ -92,6 +93,13 @@ static inline Slot *
 slot_for(ChorusNackGenerator *self, gint64 ext)
 {
   return &self->slots[(guint64)ext & WINDOW_MASK];
+}
+
+gint64
+chorus_nack_generator_get_rtt_us(const ChorusNackGenerator *self)
+{
+  g_return_val_if_fail(self != NULL, 0);
+  return self->rtt_us;
 }
 
 static gint64
@@ -165,8 +173,11 @@ advance_to(ChorusNackGenerator *self, gint64 from_ext, gint64 to_ext, gint64 now
   }
 }
 
+#define RTT_MIN_US 5000
+#define RTT_MAX_US G_USEC_PER_SEC
+
 static ChorusNackPacketVerdict
-handle_older(ChorusNackGenerator *self, gint64 ext, gboolean retransmitted)
+handle_older(ChorusNackGenerator *self, gint64 ext, gboolean retransmitted, gint64 now_us)
 {
   Slot *s = slot_for(self, ext);
   if (s->ext != ext || s->state == SLOT_EMPTY) {
@@ -191,6 +202,12 @@ handle_older(ChorusNackGenerator *self, gint64 ext, gboolean retransmitted)
     self->counters.recovered++;
     if (retransmitted)
       self->counters.recovered_rtx++;
+    if (retransmitted && s->nacks == 1 && self->config.rtt_from_retransmissions &&
+        now_us > s->last_nack_us) {
+      gint64 sample = CLAMP(now_us - s->last_nack_us, RTT_MIN_US, RTT_MAX_US);
+      self->rtt_us = self->counters.rtt_samples == 0 ? sample : (7 * self->rtt_us + sample) / 8;
+      self->counters.rtt_samples++;
+    }
   }
   s->state = SLOT_RECEIVED;
   self->missing--;
@@ -223,7 +240,7 @@ chorus_nack_generator_handle_packet(ChorusNackGenerator *self, guint16 seq, gboo
     advance_to(self, old_highest + 1, ext, now_us);
     return CHORUS_NACK_PACKET_NEW;
   case CHORUS_RTP_SEQ_OLDER:
-    return handle_older(self, ext, retransmitted);
+    return handle_older(self, ext, retransmitted, now_us);
   }
   g_assert_not_reached();
 }

@@ -21,6 +21,11 @@ typedef struct {
   gint64 min_retry_interval_us; /* floor of the retry interval; default 10 ms */
   gint64 initial_rtt_us;        /* until set_rtt_us is called; default 100 ms */
   guint max_nacks;              /* NACKs per seq before giving up; default 10 */
+  /* Learn the RTT from the answers: a retransmission of a seq NACKed once
+   * (Karn: retried ones are ambiguous) is a sample of NACK -> RTX time,
+   * smoothed 1/8 like TCP's SRTT, clamped to 5 ms..1 s. Default FALSE (the
+   * RTT then only comes from set_rtt_us). */
+  gboolean rtt_from_retransmissions;
 } ChorusNackGeneratorConfig;
 
 #define CHORUS_NACK_GENERATOR_DEFAULT_REORDER_WAIT_US 5000
@@ -52,6 +57,7 @@ typedef struct {
   guint64 late;
   guint64 resets;
   guint64 keyframe_requests; /* times the keyframe signal was raised */
+  guint64 rtt_samples;       /* RTT samples taken from retransmissions */
 } ChorusNackCounters;
 
 typedef struct _ChorusNackGenerator ChorusNackGenerator;
@@ -67,6 +73,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusNackGenerator, chorus_nack_generator_free)
 /* The round-trip time to the sender; applies at once to seqs already being
  * retried (their next NACK is due 1.5 RTT after their previous one). */
 void chorus_nack_generator_set_rtt_us(ChorusNackGenerator *self, gint64 rtt_us);
+
+/* The RTT in use (initial, set, or learnt from retransmissions). */
+gint64 chorus_nack_generator_get_rtt_us(const ChorusNackGenerator *self);
 
 /* A packet of the stream arrived (@retransmitted: it came as RTX). */
 ChorusNackPacketVerdict chorus_nack_generator_handle_packet(ChorusNackGenerator *self, guint16 seq,

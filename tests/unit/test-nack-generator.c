@@ -150,6 +150,53 @@ START_TEST(test_rtt_changes)
 }
 END_TEST
 
+/* With rtt_from_retransmissions the retry interval follows the NACK ->
+ * RTX time of seqs NACKed once; retried seqs (ambiguous) and reordered
+ * originals teach nothing; without it the RTT stays put. */
+START_TEST(test_rtt_learnt_from_retransmissions)
+{
+  ChorusNackGeneratorConfig config;
+  chorus_nack_generator_config_init(&config);
+  ck_assert(!config.rtt_from_retransmissions);
+  config.rtt_from_retransmissions = TRUE;
+  g_autoptr(ChorusNackGenerator) g = chorus_nack_generator_new(&config);
+  g_autoptr(ChorusNackGenerator) fixed = chorus_nack_generator_new(NULL);
+  ChorusNackGenerator *both[] = { g, fixed };
+  guint16 out[16];
+  for (int k = 0; k < 2; k++) {
+    ChorusNackGenerator *x = both[k];
+    chorus_nack_generator_handle_packet(x, 10, FALSE, 0);
+    chorus_nack_generator_handle_packet(x, 12, FALSE, 0);          /* 11 missing */
+    ck_assert_uint_eq(chorus_nack_generator_poll_nacks(x, 5 * MS, out, 16), 1);
+    /* Answered 40 ms after the NACK. */
+    ck_assert_int_eq(chorus_nack_generator_handle_packet(x, 11, TRUE, 45 * MS),
+                     CHORUS_NACK_PACKET_RECOVERED);
+  }
+  ck_assert_int_eq(chorus_nack_generator_get_rtt_us(g), 40 * MS);
+  ck_assert_int_eq(chorus_nack_generator_get_rtt_us(fixed), 100 * MS);
+  ck_assert_uint_eq(counters_of(g).rtt_samples, 1);
+  /* The next loss is retried 1.5 x 40 ms after its first NACK. */
+  chorus_nack_generator_handle_packet(g, 14, FALSE, 100 * MS);     /* 13 missing */
+  ck_assert_uint_eq(chorus_nack_generator_poll_nacks(g, 105 * MS, out, 16), 1);
+  ck_assert_int_eq(chorus_nack_generator_next_deadline_us(g), 165 * MS);
+  ck_assert_uint_eq(chorus_nack_generator_poll_nacks(g, 165 * MS, out, 16), 1);
+  /* Answered after the retry: ambiguous, no sample. */
+  chorus_nack_generator_handle_packet(g, 13, TRUE, 170 * MS);
+  ck_assert_uint_eq(counters_of(g).rtt_samples, 1);
+  /* A second clean sample of 120 ms is smoothed 1/8: 40 + (120 - 40) / 8 = 50. */
+  chorus_nack_generator_handle_packet(g, 16, FALSE, 200 * MS);     /* 15 missing */
+  ck_assert_uint_eq(chorus_nack_generator_poll_nacks(g, 205 * MS, out, 16), 1);
+  chorus_nack_generator_handle_packet(g, 15, TRUE, 325 * MS);
+  ck_assert_uint_eq(counters_of(g).rtt_samples, 2);
+  ck_assert_int_eq(chorus_nack_generator_get_rtt_us(g), 50 * MS);
+  /* A reordered original (not RTX) teaches nothing. */
+  chorus_nack_generator_handle_packet(g, 18, FALSE, 400 * MS);     /* 17 missing */
+  ck_assert_uint_eq(chorus_nack_generator_poll_nacks(g, 405 * MS, out, 16), 1);
+  chorus_nack_generator_handle_packet(g, 17, FALSE, 406 * MS);
+  ck_assert_uint_eq(counters_of(g).rtt_samples, 2);
+}
+END_TEST
+
 START_TEST(test_give_up_after_retries)
 {
   ChorusNackGeneratorConfig cfg;
@@ -308,6 +355,7 @@ main(void)
   tcase_add_test(tc, test_burst_and_cap);
   tcase_add_test(tc, test_rtt_changes);
   tcase_add_test(tc, test_give_up_after_retries);
+  tcase_add_test(tc, test_rtt_learnt_from_retransmissions);
   tcase_add_test(tc, test_window_eviction);
   tcase_add_test(tc, test_big_jump_resets);
   tcase_add_test(tc, test_lossy_link_accounting);
