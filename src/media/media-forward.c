@@ -252,7 +252,8 @@ media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt_in, const guint8 *
     up->ssrcs[layer] = pkt.ssrc; /* PK relays learn it here */
   gboolean keyframe =
     up->rtp_codec != CHORUS_RTP_CODEC_OTHER &&
-    chorus_rtp_is_keyframe_start(up->rtp_codec, buf + pkt.payload_offset, pkt.payload_len);
+    chorus_rtp_keyframe_tracker_handle_packet(&up->kf[layer], up->rtp_codec, pkt.timestamp,
+                                              buf + pkt.payload_offset, pkt.payload_len);
   MediaRing *ring = up->rings[layer];
   if (ring && len <= MEDIA_PKT_BYTES) {
     MediaRingSlot *slot = &ring->slots[pkt.seq % MEDIA_RING_SLOTS];

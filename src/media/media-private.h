@@ -114,6 +114,10 @@ struct _Uptrack {
   ChorusSdpKind kind;
   ChorusSdpPayload *codec;
   ChorusRtpCodec rtp_codec;            /* for keyframe detection */
+  /* One keyframe start per picture: an encoder that repeats SPS/PPS before
+   * each slice of an H264 IDR would otherwise start a subscriber at its
+   * second slice. */
+  ChorusRtpKeyframeTracker kf[MEDIA_MAX_LAYERS];
   MediaRing *rings[MEDIA_MAX_LAYERS];  /* video layers only */
   gint rtx_pt;
   gint red_pt;
