@@ -20,7 +20,7 @@ Chorus (dev mode: unauthenticated loopback clients are admin)
   signaling  ws://127.0.0.1:$port/ws
   health     http://127.0.0.1:$port/health
   metrics    http://127.0.0.1:$port/metrics
-  demo page  http://127.0.0.1:$port/
+  demo pages http://127.0.0.1:$port/ (voice: /voice.html, live: /live.html)
 Ctrl-C stops it.
 EOT
 exec "$build/src/chorus" --dev --config "$config" "$@"

@@ -8,8 +8,7 @@
 // stage grid; the host page's viewer count comes from `live.viewers`; chat
 // and a gift from the audience show on the host page. A second host in
 // another room goes live and the first host starts a PK: both rooms show
-// it, the audience decodes the other room's host too (a TODO check: the
-// server does not forward across rooms yet, see knownGap below); stopping
+// it, the audience decodes the other room's host too; stopping
 // the PK leaves only the room's own host. The host promotes the audience
 // member to co-host (its studio opens), the co-host goes live and shows in
 // the host's grid, and the host demotes it again. Screenshots:
@@ -110,22 +109,6 @@ async function decodes(page, mid, n, what) {
     STEP_TIMEOUT_MS, videoSummary);
 }
 
-/**
- * A check for something PROTOCOL.md promises and the server does not do
- * yet: it runs and prints "ok" once the server does it, and otherwise
- * "todo - name: error" without failing the test (TAP's TODO). Make it a
- * plain h.check when the server catches up.
- */
-async function knownGap(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok - ${name} (${Date.now() - t0} ms; known gap now passes: make it a plain check)`);
-  } catch (err) {
-    console.log(`todo - ${name}: ${err.message}`);
-  }
-}
-
 const tag = `${process.pid}-${Date.now() % 100000}`;
 const roomA = `live-a-${tag}`;
 const roomB = `live-b-${tag}`;
@@ -203,19 +186,16 @@ try {
   }, { dependent: true });
 
   // PROTOCOL.md: during a PK "each room's audience also receives the other
-  // room's host tracks". The core only ever subscribes a participant to its
-  // own room's tracks (src/rooms/room-media.c), so nothing arrives yet.
-  if (!h.failed) {
-    await knownGap('PK: the audience decodes the other room\'s host in a second tile', async () => {
-      const mid = await tileMid(A, `host of ${roomB} (PK)`, 6000);
-      assert(mid !== hostMid, `PK tile on its own m-line (${mid})`);
-      await decodes(A, mid, 20, 'audience decodes the PK host');
-      assertEqual((await texts(A, '#stage figcaption')).sort(), [`host of ${roomB} (PK)`, 'hana (host)'].sort(),
-        'stage captions');
-      await tileMid(H, `host of ${roomB} (PK)`); // the host sees its opponent too
-      await h.screenshot(A, 'audience-pk');
-    });
-  }
+  // room's host tracks" (forwarded across rooms and worker threads).
+  await h.check('PK: the audience decodes the other room\'s host in a second tile', async () => {
+    const mid = await tileMid(A, `host of ${roomB} (PK)`, 6000);
+    assert(mid !== hostMid, `PK tile on its own m-line (${mid})`);
+    await decodes(A, mid, 20, 'audience decodes the PK host');
+    assertEqual((await texts(A, '#stage figcaption')).sort(), [`host of ${roomB} (PK)`, 'hana (host)'].sort(),
+      'stage captions');
+    await tileMid(H, `host of ${roomB} (PK)`); // the host sees its opponent too
+    await h.screenshot(A, 'audience-pk');
+  }, { dependent: true });
 
   await h.check('PK stop: the state is cleared on every page, only the room\'s own host is on stage', async () => {
     await H.click('#pkstop');

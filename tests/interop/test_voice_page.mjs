@@ -8,12 +8,13 @@
 // an invitation shows the server's -32002 error; it raises a hand, the host
 // sees it and invites; the listener accepts and sits: the seat shows in both
 // grids and the listener's microphone is published (outbound audio grows),
-// the host receives it (inbound audio grows). Speaking rings follow
-// `speakers` notifications (one fed through chorus.js; the server's own are a
-// TODO check until the server sends them). The host mutes the
-// listener: both pages show it and the host stops receiving its audio. The
-// listener leaves its seat (unpublishes); the host kicks it: the listener's
-// page says it was kicked. Screenshots: tests/artifacts/voice-page-*.png.
+// the host receives it (inbound audio grows). The server's `speakers`
+// notifications light the speaking seat with its level (a continuous tone is
+// the fake microphone); one fed through chorus.js checks the ring alone.
+// The host mutes the listener: both pages show it, its seat stops lighting
+// and the host stops receiving its audio. The listener leaves its seat
+// (unpublishes); the host kicks it: the listener's page says it was kicked.
+// Screenshots: tests/artifacts/voice-page-*.png.
 //
 //   node tests/interop/test_voice_page.mjs   (CHORUS_BUILD_DIR=... to pick a build)
 import fs from 'node:fs';
@@ -151,22 +152,6 @@ async function speakingShown(page, identity, speaking, timeoutMs) {
 const seatNames = (page) => page.$$eval('#seats li[data-participant]',
   (els) => Object.fromEntries(els.map((e) => [e.dataset.seat, e.querySelector('.name').textContent])));
 
-/**
- * A check for something PROTOCOL.md promises and the server does not do
- * yet: it prints "ok" once the server does it, and otherwise
- * "todo - name: error" without failing the test (TAP's TODO). Make it a
- * plain h.check when the server catches up.
- */
-async function knownGap(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok - ${name} (${Date.now() - t0} ms; known gap now passes: make it a plain check)`);
-  } catch (err) {
-    console.log(`todo - ${name}: ${err.message}`);
-  }
-}
-
 const room = `voice-page-${process.pid}-${Date.now() % 100000}`;
 try {
   const H = await h.newPage(`/voice.html?room=${room}&seats=${SEATS}`, 'host');
@@ -246,14 +231,11 @@ try {
     assert(await H.$$eval('#audio audio', (els) => els.every((a) => a.srcObject && !a.paused)), 'audio elements playing');
   }, { dependent: true });
 
-  // Being built: the server's `speakers` notifications (PROTOCOL.md). The
-  // tone used as the fake microphone makes both seated participants speak.
-  if (!h.failed) {
-    await knownGap('the server\'s `speakers` notifications light the listener\'s seat with its level', async () => {
-      const r = await speakingShown(H, 'ben', true, 5000);
-      console.log(`  ben speaking at level ${r.level.toFixed(2)} after ${r.notifications} \`speakers\` notification(s)`);
-    });
-  }
+  // The tone used as the fake microphone makes both seated participants speak.
+  await h.check('the server\'s `speakers` notifications light the listener\'s seat with its level', async () => {
+    const r = await speakingShown(H, 'ben', true, 5000);
+    console.log(`  ben speaking at level ${r.level.toFixed(2)} after ${r.notifications} \`speakers\` notification(s)`);
+  }, { dependent: true });
   await h.screenshot(H, 'host');
 
   await h.check('a `speakers` notification lights the speaker\'s seat ring with its level, an empty one clears it', async () => {
@@ -299,11 +281,9 @@ try {
     assert(b - a <= 5, `host still receives audio 0.5..2.5 s after voice.mute: ${a} -> ${b} packets`);
   }, { dependent: true });
 
-  if (!h.failed) {
-    await knownGap('the muted listener\'s seat stops lighting (muted speakers leave `speakers`)', async () => {
-      await speakingShown(H, 'ben', false, 3000);
-    });
-  }
+  await h.check('the muted listener\'s seat stops lighting (muted speakers leave `speakers`)', async () => {
+    await speakingShown(H, 'ben', false, 3000);
+  }, { dependent: true });
   await h.screenshot(L, 'listener');
 
   await h.check('listener leaves the seat: its microphone is unpublished', async () => {
