@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Simulcast layer switching: a Chromium page publishes a 1280x720 camera
+// Simulcast layer switching: a Chromium page publishes a 960x540 camera
 // with 3 layers (q/h/f); a subscriber starts on "low", switches to "high";
 // the publisher stops its top layer (the subscriber falls back to the
 // middle one) and starts it again (back to the top); then the subscriber
@@ -18,14 +18,28 @@ async function inboundVideo(page) {
   }
 }
 /** Waits until the decoded width satisfies pred and frames keep coming. */
-async function waitWidth(page, pred, what, timeoutMs = 15000) {
+/* What the publisher page encodes per rid: tells a layer Chromium did not
+ * send (CPU or bandwidth limited: its own choice) from one Chorus did not
+ * forward. */
+async function publisherLayers(P) {
+  return ok(P, `const stats = await t.sessions.host.publisherPc.getStats();
+    const out = [];
+    stats.forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video')
+      out.push(r.rid + ':' + (r.frameWidth || 0) + 'w/' + (r.framesEncoded || 0) + 'f/' + r.qualityLimitationReason); });
+    return out.sort().join(' ');`);
+}
+
+async function waitWidth(page, pred, what, timeoutMs = 15000, publisher = null) {
   const deadline = Date.now() + timeoutMs;
   let last = null;
   for (;;) {
     const v = await inboundVideo(page);
     if (v && v.frameWidth && pred(v.frameWidth)) return v;
     last = v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last ${last?.frameWidth}x${last?.frameHeight}, frames ${last?.framesDecoded})`);
+    if (Date.now() > deadline) {
+      const pub = publisher ? `; publisher encodes ${await publisherLayers(publisher)}` : '';
+      throw new Error(`${what}: not within ${timeoutMs} ms (last ${last?.frameWidth}x${last?.frameHeight}, frames ${last?.framesDecoded})${pub}`);
+    }
     await sleep(200);
   }
 }
@@ -34,12 +48,12 @@ try {
   const P = await h.newPage(undefined, 'P');
   const S = await h.newPage(undefined, 'S');
   let video = null;
-  await h.check('P publishes 1280x720 with 3 simulcast layers; S subscribes on "low"', async () => {
+  await h.check('P publishes 960x540 with 3 simulcast layers; S subscribes on "low"', async () => {
     await ok(P, 'return t.connect("p", arg)', h.wsUrl);
     await ok(S, 'return t.connect("s", arg)', h.wsUrl);
     await ok(P, 'return t.clients.p.createRoom("sim", {kind: "live"})');
     await ok(P, 'return t.join("p", "host", "sim", {identity: "host", role: "host"})');
-    await ok(P, 'return t.getUserMedia("cam", {audio: true, video: {width: 1280, height: 720}})');
+    await ok(P, 'return t.getUserMedia("cam", {audio: true, video: {width: 960, height: 540}})');
     const pub = await ok(P, 'return t.sessions.host.publish(t.streams.cam, {simulcast: true})');
     video = pub.find((x) => x.kind === 'video');
     assert(video.simulcast.length === 3, JSON.stringify(video));
@@ -49,7 +63,7 @@ try {
 
   const sizes = [];
   await h.check('S decodes the low layer', async () => {
-    const v = await waitWidth(S, (w) => w > 0 && w <= 400, 'low layer');
+    const v = await waitWidth(S, (w) => w > 0 && w <= 300, 'low layer');
     sizes.push(`${v.frameWidth}x${v.frameHeight}`);
   }, { dependent: true });
 
@@ -57,11 +71,11 @@ try {
   await h.check('switch to "high": the frame size grows to the top layer, decoding goes on', async () => {
     const before = await inboundVideo(S);
     await ok(S, 'return t.sessions.viewer.updateSubscription(arg, {quality: "high"})', video.track);
-    const v = await waitWidth(S, (w) => w >= 1000, 'high layer', 20000);
+    const v = await waitWidth(S, (w) => w >= 900, 'high layer', 20000, P);
     await sleep(1000);
     const after = await inboundVideo(S);
     assert(after.framesDecoded > v.framesDecoded + 10, `frames ${v.framesDecoded} -> ${after.framesDecoded} in 1 s after the switch`);
-    assert(after.frameWidth >= 1000, `back to ${after.frameWidth}`);
+    assert(after.frameWidth >= 900, `back to ${after.frameWidth}`);
     sizes.push(`${v.frameWidth}x${v.frameHeight}`);
   }, { dependent: true });
 
@@ -74,7 +88,7 @@ try {
 
   await h.check('the top layer stops: S falls back to the next layer and keeps decoding', async () => {
     await setTopLayer(false);
-    const v = await waitWidth(S, (w) => w > 400 && w < 1000, 'fallback to the middle layer', 10000);
+    const v = await waitWidth(S, (w) => w > 300 && w < 900, 'fallback to the middle layer', 10000, P);
     await sleep(1000);
     const after = await inboundVideo(S);
     assert(after.framesDecoded > v.framesDecoded + 10, `frames ${v.framesDecoded} -> ${after.framesDecoded}`);
@@ -83,14 +97,14 @@ try {
 
   await h.check('the top layer comes back: S returns to it', async () => {
     await setTopLayer(true);
-    const v = await waitWidth(S, (w) => w >= 1000, 'back to the top layer', 15000);
+    const v = await waitWidth(S, (w) => w >= 900, 'back to the top layer', 15000, P);
     sizes.push(`${v.frameWidth}x${v.frameHeight}`);
   }, { dependent: true });
 
   await h.check('switch back to "low": the frame size shrinks, decoding goes on', async () => {
     const before = await inboundVideo(S);
     await ok(S, 'return t.sessions.viewer.updateSubscription(arg, {quality: "low"})', video.track);
-    const v = await waitWidth(S, (w) => w <= 400, 'back to low');
+    const v = await waitWidth(S, (w) => w <= 300, 'back to low');
     await sleep(1000);
     const after = await inboundVideo(S);
     assert(after.framesDecoded > before.framesDecoded + 20, `frames ${before.framesDecoded} -> ${after.framesDecoded}`);
