@@ -8,6 +8,7 @@
 #include "rtp/keyframe.h"
 #include "rtp/packet-history.h"
 #include "rtp/rtcp-fb.h"
+#include "rtp/remb-controller.h"
 #include "rtp/rtcp.h"
 #include "rtp/twcc-recorder.h"
 #include "rtp/rtp-packet.h"
@@ -191,6 +192,7 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     return;
   }
   room->counters[MEDIA_COUNTER_RTP_IN]++;
+  part->remb_bytes += len;
   if (part->twcc) {
     /* Every packet of the transport counts, whatever it carries (padding
      * probes, RTX, streams not matched): one unrecorded would be reported
@@ -598,6 +600,39 @@ media_publisher_feedback(MediaPart *part, gint64 now_us)
   }
 }
 
+/* Publishers with REMB and no transport-wide CC: a loss-based estimate
+ * from this second's receiver report blocks and the bytes that arrived. */
+static void
+send_remb(MediaPart *part, const ChorusRtcpReportBlock *blocks, guint n_blocks, gint64 now_us)
+{
+  guint32 ssrcs[MEDIA_MAX_LAYERS * 8];
+  gsize n_ssrcs = 0;
+  guint8 worst = 0;
+  for (guint i = 0; i < part->uptracks->len; i++) {
+    Uptrack *up = g_ptr_array_index(part->uptracks, i);
+    for (guint l = 0; up->kind == CHORUS_SDP_KIND_VIDEO && l < up->n_layers; l++) {
+      if (up->ssrcs[l] == 0 || n_ssrcs == G_N_ELEMENTS(ssrcs))
+        continue;
+      ssrcs[n_ssrcs++] = up->ssrcs[l];
+      for (guint b = 0; b < n_blocks; b++)
+        if (blocks[b].ssrc == up->ssrcs[l])
+          worst = MAX(worst, blocks[b].fraction_lost);
+    }
+  }
+  gint64 elapsed_us = part->remb_last_us ? now_us - part->remb_last_us : G_USEC_PER_SEC;
+  guint64 received_bps = elapsed_us > 0 ? part->remb_bytes * 8 * G_USEC_PER_SEC / (guint64)elapsed_us : 0;
+  part->remb_bytes = 0;
+  part->remb_last_us = now_us;
+  if (n_ssrcs == 0)
+    return;
+  guint64 bps = chorus_remb_controller_update(&part->remb, worst, received_bps);
+  guint8 buf[64 + 4 * G_N_ELEMENTS(ssrcs) + CHORUS_SRTP_MAX_RTCP_OVERHEAD];
+  gsize len = chorus_rtcp_write_remb(buf, sizeof(buf) - CHORUS_SRTP_MAX_RTCP_OVERHEAD,
+                                     part->room->rtcp_ssrc, bps, ssrcs, n_ssrcs);
+  if (len > 0 && chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf)) == CHORUS_PEER_SEND_OK)
+    part->room->counters[MEDIA_COUNTER_REMB_SENT]++;
+}
+
 void
 media_reports(MediaPart *part, gint64 now_us)
 {
@@ -619,6 +654,8 @@ media_reports(MediaPart *part, gint64 now_us)
       if (len > 0)
         chorus_peer_send_rtcp(part->pub, buf, len, sizeof(buf));
     }
+    if (part->remb_enabled)
+      send_remb(part, blocks, n, now_us);
   }
   /* To the subscriber: an SR per downtrack whose source sent one, with the
    * publisher's NTP time and the RTP time as rewritten for this

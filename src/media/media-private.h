@@ -12,6 +12,7 @@
 #include "rtp/keyframe-throttle.h"
 #include "rtp/nack-generator.h"
 #include "rtp/receive-stats.h"
+#include "rtp/remb-controller.h"
 #include "rtp/rtp-packet.h"
 #include "rtp/audio-slots.h"
 #include "rtp/speaker-detector.h"
@@ -48,6 +49,7 @@ typedef enum {
   MEDIA_COUNTER_RETRANSMITTED,       /* answered from the ring (RTX or plain) */
   MEDIA_COUNTER_RETRANSMIT_MISSED,   /* asked for but no longer (or never) held */
   MEDIA_COUNTER_PEERS_FAILED,
+  MEDIA_COUNTER_REMB_SENT,           /* REMB estimates sent to publishers without transport-wide CC */
   MEDIA_COUNTER_N_
 } MediaCounter;
 
@@ -186,6 +188,12 @@ struct _MediaPart {
   ChorusTwccRecorder *twcc;
   ChorusRtcpTwccBuilder twcc_builder;
   guint8 twcc_ext_id;                  /* one id for the whole BUNDLE (checked at publish) */
+  /* REMB instead, for publishers that offered goog-remb and not
+   * transport-wide CC (aiortc): a loss-based estimate once a second. */
+  gboolean remb_enabled;
+  ChorusRembController remb;
+  guint64 remb_bytes;                  /* received since the last REMB */
+  gint64 remb_last_us;
   guint64 pub_version;
   GPtrArray *uptracks;                 /* Uptrack * (owned) */
   ChorusPeer *sub;

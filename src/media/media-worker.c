@@ -617,7 +617,14 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
       chorus_rtcp_twcc_builder_init(&part->twcc_builder, room->rtcp_ssrc, 0,
                                     MEDIA_PKT_BYTES - 200);
     }
+    if (up->kind == CHORUS_SDP_KIND_VIDEO && (up->codec->feedback & CHORUS_SDP_FB_GOOG_REMB) &&
+        !part->remb_enabled) {
+      part->remb_enabled = TRUE;
+      chorus_remb_controller_init(&part->remb, NULL);
+    }
   }
+  if (part->twcc)
+    part->remb_enabled = FALSE; /* transport-wide CC feedback drives its estimate */
   return json_pack("{s:s, s:o, s:o, s:o, s:b}", "sdp", neg->sdp, "tracks", all, "new_tracks",
                    added, "removed_tracks", removed, "end_of_candidates", lp.end_of_candidates);
 }

@@ -93,6 +93,17 @@ async def run(args):
         # payload survived the SFU, not only the packet count.
         assert decoded["video"] >= 30 * args.window * MIN_RATIO * 0.9, decoded
         assert decoded["audio"] >= 50 * args.window * MIN_RATIO * 0.9, decoded
+        # aiortc offers goog-remb and not transport-wide CC: Chorus drives its
+        # encoder with REMB (a loss-based estimate once a second), so the
+        # encoder's target leaves aiortc's 500 kbps default.
+        metrics = await ac.fetch_metrics(server.http_url)
+        remb_sent = metrics.get(("chorus_media_remb_sent_total", ""), 0)
+        video_sender = [s for s in pub.publisher.pc.getSenders() if s.track and s.track.kind == "video"][0]
+        encoder = getattr(video_sender, "_RTCRtpSender__encoder", None)
+        target = getattr(encoder, "target_bitrate", None)
+        print("REMB: %d sent; the publisher's VP8 encoder target is now %s bps" % (remb_sent, target))
+        assert remb_sent >= 3, "REMB sent %d times in %.0f s" % (remb_sent, args.window)
+        assert target is not None and target != 500000, "encoder target %s: REMB not applied" % target
         assert pub.publisher.pc.connectionState == "connected", pub.describe()
         assert sub.subscriber.pc.connectionState == "connected", sub.describe()
         assert not sub.errors and not pub.errors, (sub.errors, pub.errors)
