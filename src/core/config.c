@@ -48,6 +48,7 @@ static const KeyDef keys[] = {
   V("media", "interfaces", interfaces),
   B("media", "ice_lite", ice_lite, FALSE),
   B("media", "direct_send", direct_send, TRUE),
+  B("media", "batch_send", batch_send, TRUE),
   S("media", "certificate_file", certificate_file, NULL),
   S("media", "private_key_file", private_key_file, NULL),
 

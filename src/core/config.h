@@ -34,6 +34,7 @@ typedef struct {
   char **interfaces;          /* NULL = all local addresses; dev: 127.0.0.1 */
   gboolean ice_lite;          /* FALSE: full ICE */
   gboolean direct_send;       /* TRUE: media on the selected socket, not nice_agent_send */
+  gboolean batch_send;        /* TRUE: media queued per worker, sendmmsg per socket */
   char *certificate_file;     /* NULL: make an ECDSA P-256 cert at start */
   char *private_key_file;
 

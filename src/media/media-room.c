@@ -66,6 +66,7 @@ chorus_media_engine_new(const ChorusConfig *config, GError **error)
     .port_max = config->port_max,
   };
   engine->peer_config.direct_send = config->direct_send;
+  engine->peer_config.batch_send = config->batch_send;
   /* Loss shim for tests (netem is not available on our CI machines). */
   static const struct {
     const char *env;
@@ -150,7 +151,7 @@ collect(GString *out, gpointer user_data)
                            __atomic_load_n(&engine->counters[i], __ATOMIC_RELAXED));
   }
   chorus_metrics_append_header(out, "chorus_media_forward_delay_us", "histogram",
-                               "Time from reading a publisher's packet to sending it to a subscriber (us).");
+                               "Time from reading a publisher's packet to sending it to a subscriber (us; with [media] batch_send, to queueing it: the batch goes out before the worker polls again).");
   gint64 cumulative = 0;
   for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
     cumulative += __atomic_load_n(&engine->delay_buckets[i], __ATOMIC_RELAXED);

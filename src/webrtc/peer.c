@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "chorus-peer"
 
 #include "webrtc/peer.h"
+#include "webrtc/send-batch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct _ChorusPeer {
    * (a reference keeps its fd valid) and remote address, valid while the
    * pair generation matches. */
   gboolean direct_send;
+  gboolean batch_send;
   GSocket *direct_socket;
   int direct_fd;
   guint direct_generation;
@@ -241,6 +243,7 @@ chorus_peer_new(GMainContext *context, const ChorusPeerConfig *config, gboolean 
   peer->dtls_ctx = chorus_dtls_context_ref(config->dtls);
   peer->drop_in_permille = config->test_drop_rtp_in_permille;
   peer->direct_send = config->direct_send;
+  peer->batch_send = config->batch_send;
   peer->direct_generation = G_MAXUINT;
   peer->drop_out_permille = config->test_drop_rtp_out_permille;
   ChorusIceConfig ice_config = config->ice;
@@ -277,6 +280,9 @@ chorus_peer_free(ChorusPeer *peer)
 {
   if (peer == NULL)
     return;
+  /* Queued packets point at this peer's address: out they go first. */
+  if (peer->batch_send)
+    chorus_send_batch_flush();
   if (peer->dtls_timer) {
     g_source_destroy(peer->dtls_timer);
     g_source_unref(peer->dtls_timer);
@@ -434,6 +440,8 @@ direct_path(ChorusPeer *peer)
   guint generation = chorus_ice_get_pair_generation(peer->ice);
   if (generation == peer->direct_generation)
     return peer->direct_ready;
+  if (peer->batch_send)
+    chorus_send_batch_flush(); /* queued packets use the old address */
   peer->direct_generation = generation;
   peer->direct_ready = FALSE;
   g_clear_object(&peer->direct_socket);
@@ -452,9 +460,20 @@ direct_path(ChorusPeer *peer)
   return TRUE;
 }
 
-static ChorusIceSendResult
-send_datagram(ChorusPeer *peer, const guint8 *buf, gsize len)
+static void
+batch_send_failed(gpointer owner)
 {
+  ChorusPeer *peer = owner;
+  peer->stats.send_failed++;
+}
+
+static ChorusIceSendResult
+send_datagram(ChorusPeer *peer, const guint8 *buf, gsize len, gboolean batch)
+{
+  if (batch && peer->batch_send && peer->direct_send && direct_path(peer) &&
+      chorus_send_batch_add(peer->direct_fd, (const struct sockaddr *)&peer->direct_addr,
+                            peer->direct_addr_len, buf, len, batch_send_failed, peer))
+    return CHORUS_ICE_SEND_OK; /* failures are counted when the batch goes out */
   if (peer->direct_send && direct_path(peer)) {
     ssize_t n = sendto(peer->direct_fd, buf, len, MSG_DONTWAIT,
                        (const struct sockaddr *)&peer->direct_addr, peer->direct_addr_len);
@@ -481,7 +500,7 @@ send_protected(ChorusPeer *peer, guint8 *buf, gsize len, gsize cap, gboolean rtc
     peer->stats.test_dropped++;
     return CHORUS_PEER_SEND_OK; /* "sent": lost on the way */
   }
-  if (send_datagram(peer, buf, len) == CHORUS_ICE_SEND_DROPPED) {
+  if (send_datagram(peer, buf, len, !rtcp) == CHORUS_ICE_SEND_DROPPED) {
     peer->stats.send_failed++;
     return CHORUS_PEER_SEND_DROPPED;
   }

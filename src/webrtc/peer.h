@@ -59,6 +59,10 @@ typedef struct {
    * through nice_agent_send, which takes libnice's process-wide lock per
    * packet. STUN and consent stay with libnice. */
   gboolean direct_send;
+  /* With direct_send: queue media in the thread's send batch (sendmmsg
+   * per socket at the end of the loop iteration, webrtc/send-batch.h)
+   * instead of one sendto per packet. */
+  gboolean batch_send;
 } ChorusPeerConfig;
 
 typedef struct {
