@@ -26,6 +26,8 @@
 G_BEGIN_DECLS
 
 #define MEDIA_MAX_LAYERS 3
+/* The Opus parameters every subscriber offer carries (see uptrack_apply). */
+#define MEDIA_OPUS_FMTP "minptime=10;useinbandfec=1"
 #define MEDIA_PKT_BYTES 1536
 
 typedef enum {
@@ -204,6 +206,16 @@ struct _MediaPart {
   gboolean offer_dirty;
   gboolean sub_restart_pending;
   gboolean relay_part;                 /* PK: stands for a participant of the linked room (no PCs) */
+  /* Where downtracks that went left their SSRC's sequence: a later track
+   * on the same (recycled) m-line keeps the SSRC and continues from here. */
+  struct {
+    guint32 ssrc;
+    guint16 last_seq;
+    guint32 last_ts;
+    gint64 last_us;
+    guint16 rtx_seq;
+  } retired[8];
+  guint retired_next;
   ChorusAudioSlots slots;              /* voice rooms: slot -> speaker id */
   Downtrack *slot_downtracks[CHORUS_AUDIO_SLOTS_MAX]; /* borrowed from downtracks */
 };

@@ -42,7 +42,7 @@ voice_new(guint n_slots)
   v->codec->name = g_strdup("opus");
   v->codec->clock_rate = 48000;
   v->codec->channels = 2;
-  v->codec->fmtp = g_strdup("minptime=10;useinbandfec=1");
+  v->codec->fmtp = g_strdup(MEDIA_OPUS_FMTP);
   return v;
 }
 

@@ -94,6 +94,16 @@ static void maybe_offer(MediaPart *part);
 static void
 downtrack_free(Downtrack *d)
 {
+  if (d->mid != NULL && chorus_rtp_munger_is_started(&d->munger)) {
+    /* Remembered for a track that takes over this m-line (and SSRC). */
+    MediaPart *part = d->sub;
+    guint k = part->retired_next++ % G_N_ELEMENTS(part->retired);
+    part->retired[k].ssrc = d->ssrc;
+    part->retired[k].last_seq = chorus_rtp_munger_get_last_seq(&d->munger);
+    part->retired[k].last_ts = chorus_rtp_munger_get_last_ts(&d->munger);
+    part->retired[k].last_us = d->munger.last_us;
+    part->retired[k].rtx_seq = d->rtx_seq;
+  }
   downtrack_detach(d);
   g_free(d->track_id);
   g_free(d->publisher_id);
@@ -476,6 +486,15 @@ uptrack_apply(Uptrack *up, const ChorusSdpMediaResult *m)
 {
   g_clear_pointer(&up->codec, chorus_sdp_payload_free);
   up->codec = chorus_sdp_payload_copy(m->codec);
+  if (up->codec->id == CHORUS_SDP_CODEC_OPUS) {
+    /* Subscribers are offered one Opus configuration whoever publishes
+     * (the stream describes itself; these parameters are receiver hints):
+     * an m-line that carried one publisher's audio then carries another's
+     * with the same payload type, which aiortc needs (it binds a reused
+     * m-line to the payload types it first saw). */
+    g_free(up->codec->fmtp);
+    up->codec->fmtp = g_strdup(MEDIA_OPUS_FMTP);
+  }
   up->rtx_pt = m->rtx_pt;
   up->red_pt = m->red_pt;
   memcpy(up->ext_ids, m->ext_ids, sizeof(up->ext_ids));
@@ -667,6 +686,29 @@ media_downtrack_build_ext_map(Downtrack *d)
   }
 }
 
+/* A new downtrack placed on a recycled m-line takes over that m-line's
+ * SSRC (see chorus_sdp_offerer_create_offer) and continues its sequence
+ * and timeline, so the receiver sees one stream going on. */
+static void
+downtrack_adopt_ssrc(Downtrack *d, guint32 ssrc, guint32 rtx_ssrc)
+{
+  if (rtx_ssrc != 0)
+    d->rtx_ssrc = rtx_ssrc;
+  if (ssrc == d->ssrc)
+    return;
+  d->ssrc = ssrc;
+  MediaPart *part = d->sub;
+  for (guint k = 0; k < G_N_ELEMENTS(part->retired); k++) {
+    if (part->retired[k].ssrc != ssrc)
+      continue;
+    chorus_rtp_munger_continue_from(&d->munger, part->retired[k].last_seq, part->retired[k].last_ts,
+                                    part->retired[k].last_us);
+    d->rtx_seq = part->retired[k].rtx_seq;
+    part->retired[k].ssrc = 0;
+    return;
+  }
+}
+
 static void
 maybe_offer(MediaPart *part)
 {
@@ -717,6 +759,9 @@ maybe_offer(MediaPart *part)
     Downtrack *d = find_downtrack(part, m->track_key);
     if (d == NULL)
       continue;
+    if (d->mid == NULL && m->ssrcs->len > 0)
+      downtrack_adopt_ssrc(d, g_array_index(m->ssrcs, guint32, 0),
+                           m->rtx_ssrcs->len > 0 ? g_array_index(m->rtx_ssrcs, guint32, 0) : 0);
     g_free(d->mid);
     d->mid = g_strdup(m->mid);
     if (d->slot >= 0) {

@@ -19,6 +19,19 @@ chorus_rtp_munger_rebase(ChorusRtpMunger *self)
   self->rebase = self->started;
 }
 
+void
+chorus_rtp_munger_continue_from(ChorusRtpMunger *self, guint16 last_seq, guint32 last_ts,
+                                gint64 last_us)
+{
+  g_return_if_fail(self != NULL);
+  chorus_rtp_munger_init(self);
+  self->started = TRUE;
+  self->rebase = TRUE;
+  self->last_seq = last_seq;
+  self->last_ts = last_ts;
+  self->last_us = last_us;
+}
+
 static ChorusRtpMungerSegment *
 newest(ChorusRtpMunger *self)
 {

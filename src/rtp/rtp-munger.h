@@ -74,6 +74,12 @@ void chorus_rtp_munger_init(ChorusRtpMunger *self);
  * restart on a keyframe). Before the first packet: nothing to do. */
 void chorus_rtp_munger_rebase(ChorusRtpMunger *self);
 
+/* Starts @self as the continuation of another munger's output (a new
+ * source on the same outgoing SSRC): the first packet mapped gets
+ * @last_seq + 1 and a timestamp advanced by the time since @last_us. */
+void chorus_rtp_munger_continue_from(ChorusRtpMunger *self, guint16 last_seq, guint32 last_ts,
+                                     gint64 last_us);
+
 /* Maps one packet of @in_ssrc on @layer (@clock_rate: the codec's RTP
  * clock, > 0) forwarded at @now_us to its output seq and timestamp. A
  * change of @layer or @in_ssrc from the last packet starts a new sequence

@@ -3,8 +3,9 @@
  * The offerer keeps one slot per m-line for the life of the PeerConnection:
  *  - ACTIVE: sends a track (sendonly);
  *  - INACTIVE: its track was removed; the m-line stays, fully described and
- *    bundled, so that a later track of the same kind reuses it under the
- *    same mid (aiortc cannot take port-0 m-lines, and m-lines never pile up);
+ *    bundled (aiortc cannot take port-0 m-lines); the same track coming
+ *    back (a PK restarting) takes it again under the same mid and SSRCs;
+ *    other tracks get new m-lines (see Slot.last_track_key for why);
  *  - REJECTED: the answer gave port 0; written with its mid only, and
  *    recycled by any later track under a NEW mid (JSEP 5.2.2).
  * Payload types are allocated per codec configuration so that one pt never
@@ -29,6 +30,16 @@ typedef struct {
   gint red_pt;             /* -1: none */
   guint32 ssrc;
   guint32 rtx_ssrc;
+  /* What the m-line carried last. Only that same track takes an INACTIVE
+   * slot again, with the same SSRCs: aiortc 1.4 binds a receiver to the
+   * SSRCs (and payload types) it first saw and drops a new SSRC on a
+   * reused m-line, and Chromium does not play another track arriving
+   * under an SSRC it already knew there. Other tracks get new m-lines.
+   * (The caller continues the SSRC's sequence, see
+   * chorus_sdp_offerer_create_offer.) */
+  char *last_track_key;
+  guint32 last_ssrc;
+  guint32 last_rtx_ssrc;
   char *stream_id;
   char *track_id;
   char *cname;
@@ -71,10 +82,17 @@ static const struct {
 static void
 slot_clear_track(Slot *slot)
 {
-  g_clear_pointer(&slot->track_key, g_free);
   g_clear_pointer(&slot->stream_id, g_free);
   g_clear_pointer(&slot->track_id, g_free);
   g_clear_pointer(&slot->cname, g_free);
+  if (slot->ssrc != 0) {
+    slot->last_ssrc = slot->ssrc;
+    slot->last_rtx_ssrc = slot->rtx_ssrc;
+  }
+  if (slot->track_key != NULL) {
+    g_free(slot->last_track_key);
+    slot->last_track_key = g_steal_pointer(&slot->track_key);
+  }
   slot->ssrc = 0;
   slot->rtx_ssrc = 0;
 }
@@ -84,6 +102,7 @@ slot_free(gpointer data)
 {
   Slot *slot = data;
   slot_clear_track(slot);
+  g_free(slot->last_track_key);
   g_free(slot->mid);
   chorus_sdp_payload_free(slot->codec);
   g_free(slot->formats);
@@ -97,6 +116,7 @@ slot_copy(const Slot *slot)
   *copy = *slot;
   copy->mid = g_strdup(slot->mid);
   copy->track_key = g_strdup(slot->track_key);
+  copy->last_track_key = g_strdup(slot->last_track_key);
   copy->codec = slot->codec ? chorus_sdp_payload_copy(slot->codec) : NULL;
   copy->stream_id = g_strdup(slot->stream_id);
   copy->track_id = g_strdup(slot->track_id);
@@ -414,7 +434,8 @@ plan_slots(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks, guint n_trac
     guint index = 0;
     for (guint i = 0; i < n_committed && slot == NULL; i++) {
       Slot *candidate = g_ptr_array_index(slots, i);
-      if (recyclable[i] && candidate->state == SLOT_INACTIVE && candidate->kind == track->kind) {
+      if (recyclable[i] && candidate->state == SLOT_INACTIVE && candidate->kind == track->kind &&
+          g_strcmp0(candidate->last_track_key, track->track_key) == 0) {
         slot = candidate;
         index = i;
       }
@@ -442,10 +463,16 @@ plan_slots(ChorusSdpOfferer *offerer, const ChorusSdpTrack *tracks, guint n_trac
       g_ptr_array_add(slots, slot);
       index = slots->len - 1;
     }
+    gboolean recycled_inactive = index < n_committed && slot->state == SLOT_INACTIVE;
     if (index < n_committed)
       recyclable[index] = FALSE;
     slot->kind = track->kind;
     slot_set_track(slot, track);
+    if (recycled_inactive && slot->last_ssrc != 0) {
+      slot->ssrc = slot->last_ssrc;
+      if (slot->rtx_ssrc != 0 && slot->last_rtx_ssrc != 0)
+        slot->rtx_ssrc = slot->last_rtx_ssrc;
+    }
     needs_codec[index] = TRUE;
     placed[t] = TRUE;
   }

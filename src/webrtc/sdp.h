@@ -420,12 +420,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChorusSdpOfferer, chorus_sdp_offerer_free)
 /* Builds the next offer for exactly @tracks (the full wanted set). A track
  * kept from the last offer keeps its m-line, mid and payload types. A track
  * no longer wanted leaves its m-line inactive (full attributes, no SSRCs), a
- * slot a later track of the same kind reuses with the same mid. An m-line
+ * slot that the same track, should it come back, takes again with the same
+ * mid and SSRCs (other tracks get new m-lines). An m-line
  * the answer rejected is written with port 0 and may be recycled by any new
  * track under a new mid. Header extensions get one id per extension across
  * all m-lines. Returns the offer; the result's media entries map each m-line
- * to its track_key (NULL for inactive/rejected slots). Fails with
- * CHORUS_ERROR_CONFLICT while an offer is outstanding. (transfer full) */
+ * to its track_key (NULL for inactive/rejected slots) and give the SSRCs
+ * used: a track back on its old inactive m-line keeps that m-line's last
+ * SSRC (and RTX SSRC) instead of the one given in @tracks, so the caller
+ * must send with the result's ssrcs (and continue that SSRC's sequence).
+ * Fails with CHORUS_ERROR_CONFLICT while an offer is outstanding.
+ * (transfer full) */
 ChorusSdpNegotiation *chorus_sdp_offerer_create_offer(ChorusSdpOfferer *offerer,
                                                       const ChorusSdpTrack *tracks, guint n_tracks,
                                                       const ChorusSdpLocalParams *local,

@@ -337,13 +337,14 @@ static const ChorusSdpTrack subscriber_tracks[] = {
 /* Each step is the full set of tracks wanted at that point. */
 typedef struct {
   const char *name;
-  const char *steps[3][4];
+  const char *steps[3][5];
 } Sequence;
 
 static const Sequence sequences[] = {
-    /* remove a video track, add audio (new m-line), then a video track
-     * reuses the inactive video m-line under its mid */
-    {"reuse", {{"A", "B", NULL}, {"A", "C", NULL}, {"A", "C", "D", NULL}}},
+    /* remove a video track, add audio (new m-line), then the removed track
+     * comes back on its inactive m-line (same mid and SSRCs) and another
+     * video track gets a new m-line */
+    {"reuse", {{"A", "B", NULL}, {"A", "C", NULL}, {"A", "C", "B", "D", NULL}}},
     /* Chromium rejects H265 (port 0); the m-line stays rejected, then a new
      * track recycles it under a new mid */
     {"reject", {{"A", "X", NULL}, {"A", NULL}, {"A", "B", NULL}}},

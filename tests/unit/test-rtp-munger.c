@@ -405,6 +405,25 @@ START_TEST(test_no_allocation)
 }
 END_TEST
 
+/* A new source taking over another munger's outgoing SSRC (a recycled
+ * m-line) continues its sequence and timeline. */
+START_TEST(test_continue_from)
+{
+  ChorusRtpMunger m;
+  chorus_rtp_munger_continue_from(&m, 65535, 1000000, 10 * G_USEC_PER_SEC);
+  guint16 seq;
+  guint32 ts;
+  ck_assert_int_eq(chorus_rtp_munger_map(&m, 0xabc, 500, 777, 0, 90000, 10 * G_USEC_PER_SEC + 100000,
+                                         &seq, &ts), CHORUS_RTP_MUNGER_FORWARD);
+  ck_assert_uint_eq(seq, 0);                    /* 65535 + 1, wrapped */
+  ck_assert_uint_eq(ts, 1000000 + 9000);        /* + 100 ms at 90 kHz */
+  ck_assert_int_eq(chorus_rtp_munger_map(&m, 0xabc, 501, 3777, 0, 90000, 10 * G_USEC_PER_SEC + 133000,
+                                         &seq, &ts), CHORUS_RTP_MUNGER_FORWARD);
+  ck_assert_uint_eq(seq, 1);
+  ck_assert_uint_eq(ts, 1000000 + 9000 + 3000);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -420,6 +439,7 @@ main(void)
   tcase_add_test(tc, test_lookup_long_segment);
   tcase_add_test(tc, test_vp8_offsets_per_segment);
   tcase_add_test(tc, test_no_allocation);
+  tcase_add_test(tc, test_continue_from);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

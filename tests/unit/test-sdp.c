@@ -1208,19 +1208,26 @@ START_TEST(test_subscriber_reuse_sequence)
     ck_assert(result_at(a2, 2)->accepted);
     ck_assert_str_eq(result_at(a2, 2)->track_key, "C");
 
-    /* step 3: D reuses the inactive video m-line, same mid */
+    /* step 3: B comes back on its inactive m-line (same mid, same SSRCs);
+     * D (another track) gets a new m-line */
     replay_step(offerer, seq, 2, clients[c], &o3, &a3);
     assert_offer_well_formed(o3->sdp);
-    ck_assert_uint_eq(o3->media->len, 3);
+    ck_assert_uint_eq(o3->media->len, 4);
     ck_assert_str_eq(result_at(o3, 1)->mid, "1");
-    ck_assert_str_eq(result_at(o3, 1)->track_key, "D");
-    ck_assert_str_eq(result_at(o3, 1)->codec->name, "H264");
-    ck_assert_uint_eq(result_at(o3, 1)->codec->pt, 102);
+    ck_assert_str_eq(result_at(o3, 1)->track_key, "B");
+    ck_assert_uint_eq(g_array_index(result_at(o3, 1)->ssrcs, guint32, 0), 2001);
+    ck_assert_uint_eq(g_array_index(result_at(o3, 1)->rtx_ssrcs, guint32, 0), 2002);
+    ck_assert_uint_eq(result_at(o3, 1)->codec->pt, 96);
+    ck_assert_str_eq(result_at(o3, 3)->mid, "3");
+    ck_assert_str_eq(result_at(o3, 3)->track_key, "D");
+    ck_assert_str_eq(result_at(o3, 3)->codec->name, "H264");
+    ck_assert_uint_eq(result_at(o3, 3)->codec->pt, 102);
     /* A kept its pts throughout */
     ck_assert_uint_eq(result_at(o3, 0)->codec->pt, 111);
     ck_assert_int_eq(result_at(o3, 0)->red_pt, 97);
-    ck_assert_uint_eq(chorus_sdp_negotiation_count_accepted(a3), 3);
-    const ChorusSdpMediaResult *h264 = result_at(a3, 1);
+    ck_assert_uint_eq(chorus_sdp_negotiation_count_accepted(a3), 4);
+    ck_assert_int_eq(result_at(a3, 1)->direction, CHORUS_SDP_DIRECTION_SENDONLY);
+    const ChorusSdpMediaResult *h264 = result_at(a3, 3);
     ck_assert_int_eq(h264->direction, CHORUS_SDP_DIRECTION_SENDONLY);
     ck_assert(chorus_sdp_h264_fmtp_match(h264->codec->fmtp, h264_pub.fmtp));
     ck_assert_int_ge(h264->rtx_pt, 0);
