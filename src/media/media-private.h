@@ -52,6 +52,7 @@ typedef enum {
   MEDIA_COUNTER_RETRANSMIT_MISSED,   /* asked for but no longer (or never) held */
   MEDIA_COUNTER_PEERS_FAILED,
   MEDIA_COUNTER_REMB_SENT,           /* REMB estimates sent to publishers without transport-wide CC */
+  MEDIA_COUNTER_RELAY_DROPPED,       /* PK: packets a full cross-room queue could not take */
   MEDIA_COUNTER_N_
 } MediaCounter;
 
@@ -304,7 +305,6 @@ void media_relay_source_gone(Uptrack *up);
 void media_relay_destination_gone(Uptrack *up);
 void media_relay_push(Uptrack *up, const guint8 *buf, gsize len, guint layer);
 void media_relay_request_keyframe(MediaRelay *relay, guint layer);
-gint64 media_relay_get_dropped(MediaRelay *relay);
 
 /* media-forward.c: the packet path. */
 /* A packet of @up (already matched, unwrapped) to its ring, its

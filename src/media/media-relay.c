@@ -52,7 +52,6 @@ struct _MediaRelay {
   RelaySlot *slots;
   guint head;
   guint tail;
-  gint64 dropped; /* atomic */
 };
 
 MediaRelay *
@@ -106,7 +105,7 @@ media_relay_push(Uptrack *up, const guint8 *buf, gsize len, guint layer)
     guint tail = r->tail; /* only this thread writes it */
     guint head = __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
     if (tail - head >= RELAY_SLOTS) {
-      __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+      up->owner->room->counters[MEDIA_COUNTER_RELAY_DROPPED]++; /* this worker's room */
       continue;
     }
     RelaySlot *s = &r->slots[tail % RELAY_SLOTS];
@@ -316,10 +315,4 @@ media_relay_remove_destination(MediaRoom *room, const char *track_id)
   g_ptr_array_remove(part->uptracks, up); /* uptrack_free: subscribers renegotiated */
   if (part->uptracks->len == 0)
     g_hash_table_remove(room->parts, part->id);
-}
-
-gint64
-media_relay_get_dropped(MediaRelay *r)
-{
-  return __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
 }

@@ -138,6 +138,7 @@ static const struct {
   [MEDIA_COUNTER_RETRANSMITTED] = { "chorus_media_retransmitted_total", "Packets resent to subscribers from history (RTX or plain)." },
   [MEDIA_COUNTER_RETRANSMIT_MISSED] = { "chorus_media_retransmit_missed_total", "NACKed packets no longer in history." },
   [MEDIA_COUNTER_PEERS_FAILED] = { "chorus_media_peers_failed_total", "PeerConnections that failed (ICE, consent, DTLS)." },
+  [MEDIA_COUNTER_RELAY_DROPPED] = { "chorus_media_relay_dropped_total", "PK: packets dropped because a cross-room queue was full." },
   [MEDIA_COUNTER_REMB_SENT] = { "chorus_media_remb_sent_total", "REMB estimates sent to publishers without transport-wide CC." },
 };
 
