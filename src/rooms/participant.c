@@ -106,6 +106,9 @@ chorus_participant_join_result_json(ChorusParticipant *p)
   /* The participant's own kind-specific fields (seat, hand_raised ...). */
   g_autoptr(json_t) self = chorus_participant_json(p);
   json_object_set(result, "self", self);
+  /* Voice rooms: who is speaking now (`speakers` only says when it changes). */
+  if (room->speakers != NULL)
+    json_object_set(result, "speakers", room->speakers);
   return result;
 }
 

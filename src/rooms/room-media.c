@@ -602,6 +602,9 @@ static void
 on_media_speakers(gpointer user_data, json_t *speakers)
 {
   ChorusRoom *room = user_data;
+  if (room->speakers)
+    json_decref(room->speakers);
+  room->speakers = json_incref(speakers);
   g_autoptr(json_t) params = json_pack("{s:s, s:O}", "room", room->name, "speakers", speakers);
   chorus_room_notify_all(room, "speakers", params, NULL);
 }

@@ -54,6 +54,8 @@ chorus_room_free(ChorusRoom *room, const char *reason)
 
   g_ptr_array_unref(room->participants);
   g_ptr_array_unref(room->tracks);
+  if (room->speakers)
+    json_decref(room->speakers);
   g_hash_table_unref(room->by_identity);
   g_free(room->name);
   g_free(room);

@@ -44,6 +44,7 @@ struct _ChorusRoom {
   ChorusMediaRoom *media;       /* the room's media on its worker; NULL without an engine */
   guint audio_slots;            /* voice rooms: loudest speakers per listener; 0: off */
   ChorusRoom *linked;           /* PK: the room whose tracks this one's subscribers may get */
+  json_t *speakers;             /* voice rooms: the last `speakers` list, or NULL */
   gboolean closing;             /* being destroyed: no joins, no per-leave events */
 };
 
