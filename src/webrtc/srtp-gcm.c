@@ -143,3 +143,146 @@ chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, g
     return FALSE;
   return TRUE;
 }
+
+/* ---- receive ---------------------------------------------------------------- */
+
+#define REPLAY_WINDOW 1024 /* as ChorusSrtp's libsrtp sessions */
+
+typedef struct {
+  guint32 ssrc;
+  guint32 roc;          /* of the highest index */
+  guint16 s_l;          /* highest seq */
+  guint64 highest;      /* highest index (roc << 16 | seq) */
+  guint64 seen[REPLAY_WINDOW / 64]; /* bit (index % REPLAY_WINDOW): received */
+} RxStream;
+
+struct _ChorusSrtpGcmReceiver {
+  EVP_CIPHER_CTX *ctx;
+  guint8 session_salt[SALT_LEN];
+  RxStream streams[MAX_STREAMS];
+  guint n_streams;
+};
+
+ChorusSrtpGcmReceiver *
+chorus_srtp_gcm_receiver_new(const guint8 *master_key, const guint8 *master_salt)
+{
+  ChorusSrtpGcmReceiver *r = g_new0(ChorusSrtpGcmReceiver, 1);
+  guint8 key[16];
+  r->ctx = EVP_CIPHER_CTX_new();
+  gboolean ok = r->ctx != NULL && derive(master_key, master_salt, 0x00, key, sizeof(key)) &&
+                derive(master_key, master_salt, 0x02, r->session_salt, SALT_LEN) &&
+                EVP_DecryptInit_ex(r->ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
+                EVP_CIPHER_CTX_ctrl(r->ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+                EVP_DecryptInit_ex(r->ctx, NULL, NULL, key, NULL) == 1;
+  OPENSSL_cleanse(key, sizeof(key));
+  if (!ok) {
+    chorus_srtp_gcm_receiver_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+void
+chorus_srtp_gcm_receiver_free(ChorusSrtpGcmReceiver *r)
+{
+  if (r == NULL)
+    return;
+  EVP_CIPHER_CTX_free(r->ctx);
+  OPENSSL_cleanse(r->session_salt, sizeof(r->session_salt));
+  g_free(r);
+}
+
+static inline gboolean
+seen_get(const RxStream *st, guint64 index)
+{
+  guint b = (guint)(index % REPLAY_WINDOW);
+  return (st->seen[b / 64] >> (b % 64)) & 1;
+}
+
+static inline void
+seen_set(RxStream *st, guint64 index, gboolean on)
+{
+  guint b = (guint)(index % REPLAY_WINDOW);
+  if (on)
+    st->seen[b / 64] |= G_GUINT64_CONSTANT(1) << (b % 64);
+  else
+    st->seen[b / 64] &= ~(G_GUINT64_CONSTANT(1) << (b % 64));
+}
+
+/* RFC 3711 3.3.1 / appendix A: the index of @seq relative to the highest
+ * received (s_l, roc). */
+static guint64
+estimate_index(const RxStream *st, guint16 seq, guint32 *roc_out)
+{
+  guint32 v = st->roc;
+  if (st->s_l < 0x8000) {
+    if ((guint32)seq - st->s_l > 0x8000 && seq > st->s_l && v > 0)
+      v--;
+  } else if ((guint32)st->s_l - 0x8000 > seq) {
+    v++;
+  }
+  *roc_out = v;
+  return ((guint64)v << 16) | seq;
+}
+
+ChorusSrtpGcmResult
+chorus_srtp_gcm_receiver_unprotect(ChorusSrtpGcmReceiver *r, guint8 *buf, gsize len, gsize hdr_len)
+{
+  guint32 ssrc = ((guint32)buf[8] << 24) | ((guint32)buf[9] << 16) | ((guint32)buf[10] << 8) | buf[11];
+  guint16 seq = (guint16)((buf[2] << 8) | buf[3]);
+  RxStream *st = NULL;
+  for (guint i = 0; i < r->n_streams && st == NULL; i++)
+    if (r->streams[i].ssrc == ssrc)
+      st = &r->streams[i];
+  RxStream fresh;
+  gboolean is_new = st == NULL;
+  if (is_new) {
+    if (r->n_streams == MAX_STREAMS)
+      return CHORUS_SRTP_GCM_NOT_MINE;
+    /* Made for real only once a packet of it authenticates: forged
+     * packets must not fill the table. */
+    fresh = (RxStream){ .ssrc = ssrc, .roc = 0, .s_l = seq, .highest = seq };
+    st = &fresh;
+  }
+  guint32 roc;
+  guint64 index = is_new ? seq : estimate_index(st, seq, &roc);
+  if (is_new)
+    roc = 0;
+  if (!is_new && index <= st->highest) {
+    if (st->highest - index >= REPLAY_WINDOW || seen_get(st, index))
+      return CHORUS_SRTP_GCM_REPLAY;
+  }
+  guint8 iv[12] = { 0, 0,
+                    (guint8)(ssrc >> 24), (guint8)(ssrc >> 16), (guint8)(ssrc >> 8), (guint8)ssrc,
+                    (guint8)(roc >> 24),  (guint8)(roc >> 16),  (guint8)(roc >> 8),  (guint8)roc,
+                    (guint8)(seq >> 8),   (guint8)seq };
+  for (int i = 0; i < 12; i++)
+    iv[i] ^= r->session_salt[i];
+  guint8 *payload = buf + hdr_len;
+  int payload_len = (int)(len - hdr_len - GCM_TAG_LEN);
+  int outl = 0;
+  /* Decrypt into place; on a bad tag the caller drops the packet (its
+   * buffer content is unspecified then, as with libsrtp). */
+  if (EVP_DecryptInit_ex(r->ctx, NULL, NULL, NULL, iv) != 1 ||
+      EVP_DecryptUpdate(r->ctx, NULL, &outl, buf, (int)hdr_len) != 1 ||
+      (payload_len > 0 && EVP_DecryptUpdate(r->ctx, payload, &outl, payload, payload_len) != 1) ||
+      EVP_CIPHER_CTX_ctrl(r->ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, payload + payload_len) != 1 ||
+      EVP_DecryptFinal_ex(r->ctx, payload + payload_len, &outl) != 1)
+    return CHORUS_SRTP_GCM_AUTH_FAIL;
+  if (is_new) {
+    st = &r->streams[r->n_streams++];
+    *st = fresh;
+  } else if (index > st->highest) {
+    guint64 delta = index - st->highest;
+    if (delta >= REPLAY_WINDOW)
+      memset(st->seen, 0, sizeof(st->seen));
+    else
+      for (guint64 k = st->highest + 1; k < index; k++)
+        seen_set(st, k, FALSE);
+    st->highest = index;
+    st->roc = roc;
+    st->s_l = seq;
+  }
+  seen_set(st, index, TRUE);
+  return CHORUS_SRTP_GCM_OK;
+}

@@ -12,7 +12,8 @@
 struct _ChorusSrtp {
   srtp_t outbound; /* local keys, ssrc_any_outbound */
   srtp_t inbound;  /* remote keys, ssrc_any_inbound */
-  ChorusSrtpGcmSender *gcm_sender; /* GCM: RTP protect without libsrtp (see srtp-gcm.h) */
+  ChorusSrtpGcmSender *gcm_sender;     /* GCM: RTP protect without libsrtp (see srtp-gcm.h) */
+  ChorusSrtpGcmReceiver *gcm_receiver; /* GCM: RTP unprotect without libsrtp */
   ChorusSrtpProfile profile;
   guint rtp_overhead;
   guint rtcp_overhead;
@@ -172,7 +173,8 @@ chorus_srtp_new(const ChorusSrtpKeys *keys, GError **error)
     return NULL;
   if (keys->profile == CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM && !g_getenv("CHORUS_SRTP_LIBSRTP_ONLY")) {
     srtp->gcm_sender = chorus_srtp_gcm_sender_new(keys->local_key, keys->local_salt);
-    if (srtp->gcm_sender == NULL) {
+    srtp->gcm_receiver = chorus_srtp_gcm_receiver_new(keys->remote_key, keys->remote_salt);
+    if (srtp->gcm_sender == NULL || srtp->gcm_receiver == NULL) {
       g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "OpenSSL AES-GCM setup failed");
       return NULL;
     }
@@ -190,6 +192,7 @@ chorus_srtp_free(ChorusSrtp *srtp)
   if (srtp->inbound != NULL)
     srtp_dealloc(srtp->inbound);
   chorus_srtp_gcm_sender_free(srtp->gcm_sender);
+  chorus_srtp_gcm_receiver_free(srtp->gcm_receiver);
   g_free(srtp);
 }
 
@@ -308,6 +311,19 @@ chorus_srtp_unprotect_rtp(ChorusSrtp *srtp, guint8 *buf, gsize *len)
   gsize hdr = rtp_header_len(buf, *len);
   if (hdr == 0 || *len - hdr < srtp->rtp_overhead || *len > INT_MAX)
     return count(srtp, op, CHORUS_SRTP_MALFORMED);
+  if (srtp->gcm_receiver != NULL) {
+    switch (chorus_srtp_gcm_receiver_unprotect(srtp->gcm_receiver, buf, *len, hdr)) {
+    case CHORUS_SRTP_GCM_OK:
+      *len -= srtp->rtp_overhead;
+      return count(srtp, op, CHORUS_SRTP_OK);
+    case CHORUS_SRTP_GCM_AUTH_FAIL:
+      return count(srtp, op, CHORUS_SRTP_AUTH_FAIL);
+    case CHORUS_SRTP_GCM_REPLAY:
+      return count(srtp, op, CHORUS_SRTP_REPLAY);
+    case CHORUS_SRTP_GCM_NOT_MINE:
+      break; /* a full table: libsrtp keeps the SSRCs it never saw */
+    }
+  }
   int n = (int)*len;
   ChorusSrtpResult r = map_status(srtp_unprotect(srtp->inbound, buf, &n));
   if (r == CHORUS_SRTP_OK)

@@ -539,6 +539,129 @@ START_TEST(test_gcm_protect_does_not_allocate)
 }
 END_TEST
 
+/* GCM unprotect runs on OpenSSL too: every result (OK, replay, auth
+ * failure) and every plaintext must be libsrtp's, over a stream with the
+ * sequence wrap, reordering within and beyond the window, duplicates,
+ * tampering and jumps; forged packets of new SSRCs must not take table
+ * entries; and it allocates nothing. */
+START_TEST(test_gcm_receiver_matches_libsrtp)
+{
+  ChorusSrtpKeys ka, kb;
+  make_keys(CHORUS_SRTP_PROFILE_AEAD_AES_128_GCM, &ka, &kb, 11);
+  ChorusSrtp *tx = new_side(&ka, TRUE), *ours = new_side(&kb, FALSE), *ref = new_side(&kb, TRUE);
+  guint8 plain[1500], a[1500], b[1500];
+  GRand *rand = g_rand_new_with_seed(5);
+  /* Sent in order (with jumps), delivered with delays: most at once, some a
+   * few packets late (reordering inside the window), some over 1024 late
+   * (outside it), some twice (replays), some tampered. */
+  enum { N = 12000 };
+  typedef struct { guint at; guint16 seq; guint32 ssrc; gsize len, n; gboolean tampered; } Sent;
+  Sent *sent = g_new0(Sent, N);
+  guint8 (*wire)[1500] = g_malloc(N * 1500);
+  guint8 (*plains)[1500] = g_malloc(N * 1500);
+  guint32 seq = 60000;
+  for (guint k = 0; k < N; k++) {
+    if (g_rand_int_range(rand, 0, 100) < 3)
+      seq += g_rand_int_range(rand, 2, 3000); /* a jump */
+    Sent *x = &sent[k];
+    x->seq = (guint16)(seq++);
+    x->ssrc = (k % 7 == 0) ? 0x2222 : 0x1111;
+    x->len = (k % 3) ? make_rtp(plains[k], x->seq, x->ssrc, 50 + k % 1000)
+                     : make_rtp_ext(plains[k], x->seq, x->ssrc, 50 + k % 1000);
+    memcpy(wire[k], plains[k], x->len);
+    x->n = x->len;
+    ck_assert_int_eq(chorus_srtp_protect_rtp(tx, wire[k], &x->n, sizeof wire[k]), CHORUS_SRTP_OK);
+    x->tampered = k % 97 == 0 || k % 89 == 0;
+    if (k % 97 == 0)
+      wire[k][x->n - 3] ^= 0x40; /* the tag */
+    else if (k % 89 == 0)
+      wire[k][x->len / 2] ^= 0x01; /* the payload */
+    guint r = g_rand_int_range(rand, 0, 100);
+    x->at = k * 4 + (r < 85 ? 0 : r < 95 ? g_rand_int_range(rand, 1, 200) : 4 * 1100 + 5);
+  }
+  /* Deliveries in time order; every 50th packet once more, later. */
+  guint n_events = 0;
+  guint (*events)[2] = g_malloc(sizeof(guint[2]) * N * 2);
+  for (guint k = 0; k < N; k++) {
+    events[n_events][0] = sent[k].at;
+    events[n_events++][1] = k;
+    if (k % 50 == 0) {
+      events[n_events][0] = sent[k].at + 41;
+      events[n_events++][1] = k;
+    }
+  }
+  for (guint i = 1; i < n_events; i++) /* insertion sort by time (stable) */
+    for (guint j = i; j > 0 && events[j - 1][0] > events[j][0]; j--) {
+      guint t0 = events[j][0], t1 = events[j][1];
+      events[j][0] = events[j - 1][0];
+      events[j][1] = events[j - 1][1];
+      events[j - 1][0] = t0;
+      events[j - 1][1] = t1;
+    }
+  guint counts[CHORUS_SRTP_RESULT_N_] = { 0 };
+  for (guint e = 0; e < n_events; e++) {
+    guint k = events[e][1];
+    memcpy(a, wire[k], sent[k].n);
+    memcpy(b, wire[k], sent[k].n);
+    gsize na = sent[k].n, nb = sent[k].n;
+    ChorusSrtpResult ra = chorus_srtp_unprotect_rtp(ours, a, &na);
+    ChorusSrtpResult rb = chorus_srtp_unprotect_rtp(ref, b, &nb);
+    ck_assert_msg(ra == rb, "delivery %u (packet %u, seq %u, ssrc %x): ours %s, libsrtp %s", e, k,
+                  sent[k].seq, sent[k].ssrc, chorus_srtp_result_to_string(ra),
+                  chorus_srtp_result_to_string(rb));
+    counts[ra]++;
+    if (ra == CHORUS_SRTP_OK) {
+      ck_assert_uint_eq(na, sent[k].len);
+      ck_assert_mem_eq(a, plains[k], sent[k].len);
+    }
+  }
+  g_free(events);
+  g_free(sent);
+  g_free(wire);
+  g_free(plains);
+  guint8 pkt[1500];
+  /* The sequence exercised every outcome. */
+  ck_assert_uint_gt(counts[CHORUS_SRTP_OK], 9000);
+  ck_assert_uint_gt(counts[CHORUS_SRTP_REPLAY], 100);
+  ck_assert_uint_gt(counts[CHORUS_SRTP_AUTH_FAIL], 100);
+
+  /* Forged packets of 200 new SSRCs: all refused, and a real new SSRC
+   * after them is still taken (the table did not fill). */
+  for (guint32 f = 0; f < 200; f++) {
+    gsize n = make_rtp(pkt, 1, 0x9000 + f, 100) + 16;
+    memset(pkt + n - 16, 0xee, 16);
+    ck_assert_int_eq(chorus_srtp_unprotect_rtp(ours, pkt, &n), CHORUS_SRTP_AUTH_FAIL);
+  }
+  gsize len = make_rtp(plain, 7, 0x3333, 300);
+  memcpy(pkt, plain, len);
+  gsize n = len;
+  ck_assert_int_eq(chorus_srtp_protect_rtp(tx, pkt, &n, sizeof pkt), CHORUS_SRTP_OK);
+  ck_assert_int_eq(chorus_srtp_unprotect_rtp(ours, pkt, &n), CHORUS_SRTP_OK);
+  ck_assert_mem_eq(pkt, plain, len);
+
+  /* No allocation per packet. */
+  install_counter();
+  guint8 batch[50][1500];
+  gsize lens[50];
+  for (guint k = 0; k < 50; k++) {
+    lens[k] = make_rtp(batch[k], (guint16)(1000 + k), 0x3333, 1000);
+    ck_assert_int_eq(chorus_srtp_protect_rtp(tx, batch[k], &lens[k], sizeof batch[k]), CHORUS_SRTP_OK);
+  }
+  guint64 before = allocation_count();
+  gboolean all_ok = TRUE;
+  for (guint k = 0; k < 50; k++)
+    all_ok &= chorus_srtp_unprotect_rtp(ours, batch[k], &lens[k]) == CHORUS_SRTP_OK;
+  guint64 allocs = allocation_count() - before;
+  ck_assert(all_ok);
+  ck_assert_uint_eq(allocs, 0);
+
+  g_rand_free(rand);
+  chorus_srtp_free(tx);
+  chorus_srtp_free(ours);
+  chorus_srtp_free(ref);
+}
+END_TEST
+
 static Suite *
 srtp_suite(void)
 {
@@ -556,6 +679,7 @@ srtp_suite(void)
   tcase_add_test(tc, test_bad_keys);
   tcase_add_test(tc, test_gcm_sender_matches_libsrtp);
   tcase_add_test(tc, test_gcm_protect_does_not_allocate);
+  tcase_add_test(tc, test_gcm_receiver_matches_libsrtp);
   suite_add_tcase(s, tc);
   return s;
 }
