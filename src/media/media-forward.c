@@ -8,6 +8,7 @@
 #include "rtp/keyframe.h"
 #include "rtp/packet-history.h"
 #include "rtp/rtcp-fb.h"
+#include "rtp/red.h"
 #include "rtp/remb-controller.h"
 #include "rtp/rtcp.h"
 #include "rtp/twcc-recorder.h"
@@ -127,6 +128,26 @@ classify(MediaPart *part, const ChorusRtpPacket *pkt, guint *layer, gboolean *rt
   return match;
 }
 
+/* A RED (RFC 2198) packet of @d's publisher, rewritten into @out: passed
+ * on as RED when the subscriber negotiated it (outer PT its RED pt, every
+ * block's PT its Opus pt), else reduced to the primary Opus block. */
+static gboolean
+forward_red(Downtrack *d, const ChorusRtpPacket *pkt, guint8 *out, gsize *len)
+{
+  guint8 *payload = out + *len - (pkt->len - pkt->payload_offset);
+  if (d->red_pt >= 0) {
+    out[1] = (guint8)((out[1] & 0x80) | d->red_pt);
+    return chorus_rtp_red_set_block_pt(payload, pkt->payload_len, d->pt);
+  }
+  ChorusRtpRedInfo red;
+  if (!chorus_rtp_red_parse(payload, pkt->payload_len, &red))
+    return FALSE;
+  memmove(payload, payload + red.primary_offset, red.primary_len);
+  *len = (gsize)(payload - out) + red.primary_len;
+  out[0] &= (guint8)~0x20; /* any padding is gone with the rest */
+  return TRUE;
+}
+
 static void
 forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyframe,
            MediaRoom *room, gint64 now_us)
@@ -174,6 +195,11 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
   if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8)
     chorus_rtp_munger_rewrite_vp8(&d->munger, out + len - (pkt->len - pkt->payload_offset),
                                   pkt->payload_len);
+  if (G_UNLIKELY(d->up->red_pt >= 0 && pkt->payload_type == d->up->red_pt) &&
+      !forward_red(d, pkt, out, &len)) {
+    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+    return;
+  }
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK) {
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
     d->packets_sent++;

@@ -164,6 +164,7 @@ struct _Downtrack {
   guint32 octets_sent;
   guint32 rtx_ssrc;
   gint rtx_pt;                         /* negotiated with the subscriber; -1: plain resends */
+  gint red_pt;                         /* audio RED negotiated with the subscriber; -1: none */
   guint16 rtx_seq;
   char *quality;
   /* Voice rooms: the audio slot this downtrack is (-1: an ordinary

@@ -41,6 +41,7 @@ struct _MediaRelay {
   ChorusSdpKind kind;
   ChorusRtpCodec rtp_codec;
   guint n_layers;
+  gint red_pt;
   guint8 ext_ids[CHORUS_SDP_EXT_COUNT];
   /* Source worker only. */
   Uptrack *src_up;
@@ -137,7 +138,7 @@ deliver_description(gpointer data)
   up->n_layers = MAX(r->n_layers, 1);
   memcpy(up->ext_ids, r->ext_ids, sizeof(up->ext_ids));
   up->rtx_pt = -1;
-  up->red_pt = -1;
+  up->red_pt = r->red_pt; /* RED packets cross as they came */
   if (up->kind == CHORUS_SDP_KIND_VIDEO)
     for (guint l = 0; l < up->n_layers; l++)
       up->rings[l] = g_new0(MediaRing, 1);
@@ -157,6 +158,7 @@ media_relay_attach_source(MediaRoom *room, MediaRelay *r)
   r->kind = up->kind;
   r->rtp_codec = up->rtp_codec;
   r->n_layers = up->n_layers;
+  r->red_pt = up->red_pt;
   memcpy(r->ext_ids, up->ext_ids, sizeof(r->ext_ids));
   r->src_up = up;
   if (up->relays == NULL)

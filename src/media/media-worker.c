@@ -730,7 +730,10 @@ maybe_offer(MediaPart *part)
       .kind = d->up ? d->up->kind : CHORUS_SDP_KIND_AUDIO,
       .codec = d->slot >= 0 ? media_voice_slot_codec(room) : d->up->codec,
       .rtx = d->up && d->up->rings[0] != NULL, /* video: NACKs answered from the ring */
-      .red = FALSE,
+      /* Audio RED passed through where the publisher sends it (and on
+       * voice slots, whose speakers may); reduced to Opus for subscribers
+       * that do not take it. */
+      .red = d->slot >= 0 || (d->up && d->up->red_pt >= 0),
       .ssrc = d->ssrc,
       .rtx_ssrc = d->rtx_ssrc,
       .stream_id = d->slot >= 0 ? "chorus-slots" : d->publisher_id,
@@ -798,6 +801,7 @@ media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality)
   d->ssrc = random_ssrc();
   d->rtx_ssrc = random_ssrc();
   d->rtx_pt = -1;
+  d->red_pt = -1;
   d->pt = up ? up->codec->pt : 0;
   d->quality = g_strdup(quality ? quality : "auto");
   gboolean video = up && up->kind == CHORUS_SDP_KIND_VIDEO;
@@ -922,6 +926,7 @@ media_answer(MediaRoom *room, const char *participant, const char *sdp, guint64 
     if (d->negotiated) {
       d->pt = m->codec->pt;
       d->rtx_pt = m->rtx_pt;
+      d->red_pt = m->red_pt;
       memcpy(d->sub_ext_ids, m->ext_ids, sizeof(d->sub_ext_ids));
       media_downtrack_build_ext_map(d);
     }

@@ -46,7 +46,8 @@ tone, and that slots left empty receive nothing.
     were all empty, on slot 0) and L0 stays on slot 0.
  7. host kicks B while B speaks: B is told, its two PeerConnections close,
     `speakers` [L0], B's slot empties everywhere while L0 goes on.
- 8. a listener who joins while L0 speaks hears L0 on slot 0 at once.
+ 8. a listener who joins while L0 speaks: its join result lists L0 in
+    `speakers`, and it hears L0 on slot 0 at once.
 Throughout: one offer and one answer per subscriber (speakers never
 renegotiate), and each slot is one continuous RTP stream across speaker
 changes: one SSRC, no sequence jump, timestamps that follow the wall
@@ -981,6 +982,10 @@ class VoiceTest:
         res = await late.join(ROOM, "late")
         NAMES[late.id] = late.name
         assert res["role"] == "listener", res
+        # `speakers` only tells changes: the join result says who speaks now.
+        assert speaker_ids(res) == [l0.id] and all(set(x) == {"participant", "level"} and 0.3 <= x["level"] <= 0.9
+                                                   for x in res["speakers"]), (
+            "%s: join result speakers %s, expected [L0]" % (phase, res.get("speakers")))
         assert await late.subscribe("all") == {}
         await late.wait_state("subscriber", ("connected",), 5.0)
         late.first_sub_pc = late.subscriber.pc
@@ -992,11 +997,7 @@ class VoiceTest:
                                lambda p: slots_of(p)[0].first_run(TONE_L0_HZ, t8), 3.0)
         await self.check_slots(phase)
         check_one_offer([late], phase)
-        # Not in PROTOCOL.md either way: who is speaking right now is only
-        # told on the next change, so a late joiner learns it then.
-        told = late.client.find_notifications("speakers")
-        say("%s: heard L0 %s after join; `speakers` received since join: %s" % (
-            phase, ms(found[late.name] - t8), [speaker_ids(q) for _, q in told] or "none"))
+        say("%s: join result speakers [L0]; heard L0 %s after join" % (phase, ms(found[late.name] - t8)))
 
     def final_checks(self, lag):
         phase = "end"
