@@ -145,8 +145,12 @@ struct _ChorusPluginHostApi {
    * crosses worker threads. A room has at most one link; linking replaces
    * the old ones of both rooms. Destroying a room unlinks it. */
   gboolean (*link_rooms)(ChorusRoom *room, ChorusRoom *other);
+  /* Unpublishes @p's tracks that may_publish() refuses now (call after a
+   * change that takes publishing away without a role change, e.g. leaving
+   * a seat); its subscribers are renegotiated, its PeerConnections stay. */
+  void (*revoke_publishing)(ChorusParticipant *p);
 
-  gpointer reserved[7];
+  gpointer reserved[6];
 };
 
 struct _ChorusPlugin {

@@ -271,6 +271,8 @@ seat_leave(VoiceRoom *vr, ChorusParticipant *p)
     vr->seats[v->seat] = NULL;
     v->seat = -1;
     vr->host->participant_updated(p);
+    /* A listener without a seat is not heard any more. */
+    vr->host->revoke_publishing(p);
   }
   return json_object();
 }

@@ -165,6 +165,13 @@ api_link_rooms(ChorusRoom *room, ChorusRoom *other)
   return TRUE;
 }
 
+static void
+api_revoke_publishing(ChorusParticipant *p)
+{
+  g_return_if_fail(p != NULL);
+  chorus_room_media_drop_forbidden_tracks(p);
+}
+
 static const ChorusPluginHostApi host_api = {
   .abi_version = CHORUS_PLUGIN_ABI_VERSION,
   .room_name = api_room_name,
@@ -188,6 +195,7 @@ static const ChorusPluginHostApi host_api = {
   .mute_forwarding = api_mute_forwarding,
   .set_audio_slots = api_set_audio_slots,
   .link_rooms = api_link_rooms,
+  .revoke_publishing = api_revoke_publishing,
 };
 
 const ChorusPluginHostApi *

@@ -862,6 +862,7 @@ class VoiceTest:
         self.speaking([l0])
         res = await l0.publish([ac.ToneTrack(TONE_L0_HZ, amplitude=LOUD)])
         assert [t["kind"] for t in res["tracks"]] == ["audio"], res
+        self.l0_track = res["tracks"][0]["track"]
         await l0.wait_state("publisher", ("connected",), 5.0)
         connected = time.monotonic()
         named = await wait_speakers(phase, self.subscribers, marks, [l0.id], 3.0)
@@ -999,6 +1000,26 @@ class VoiceTest:
         check_one_offer([late], phase)
         say("%s: join result speakers [L0]; heard L0 %s after join" % (phase, ms(found[late.name] - t8)))
 
+    async def phase9_seat_leave(self):
+        phase = "phase 9 (L0 leaves its seat while speaking)"
+        l0 = self.listeners[0]
+        marks = self.marks()
+        t9 = time.monotonic()
+        assert await l0.client.request("voice.seat.leave", {"participant": l0.id}) == {}
+        gone = await self.host.client.wait_notification(
+            "track.unpublished", since=marks[self.host.name],
+            match=lambda q: q.get("track") == self.l0_track, timeout_s=2.0)
+        assert gone == {"room": ROOM, "track": self.l0_track, "to": self.host.id}, gone
+        await asyncio.sleep(0.5)
+        others = self.others(l0)
+        before = sum(packet_counts(others).values())
+        await asyncio.sleep(1.0)
+        after = sum(packet_counts(others).values())
+        assert after == before, "%s: %d slot packets after L0 left its seat and was unpublished" % (
+            phase, after - before)
+        say("%s: track.unpublished %s after voice.seat.leave; no slot packet in the next 1 s" % (
+            phase, ms(time.monotonic() - t9 - 1.5)))
+
     def final_checks(self, lag):
         phase = "end"
         results = [check_continuity(p, phase, lag) for p in self.subscribers]
@@ -1022,7 +1043,8 @@ async def run(args):
         T0 = time.monotonic()
         for step in (test.setup, test.phase0_silent, test.phase1_a_loud, test.phase2_switch,
                      test.phase2b_both, test.phase3_mute, test.phase4_invite, test.phase5_kick,
-                     test.phase6_unmute, test.phase7_kick_speaker, test.phase8_late_listener):
+                     test.phase6_unmute, test.phase7_kick_speaker, test.phase8_late_listener,
+                     test.phase9_seat_leave):
             t = time.monotonic()
             await step()
             say("%s: done in %.1f s" % (step.__name__, time.monotonic() - t))
