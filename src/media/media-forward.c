@@ -135,6 +135,8 @@ static gboolean
 forward_red(Downtrack *d, const ChorusRtpPacket *pkt, guint8 *out, gsize *len)
 {
   guint8 *payload = out + *len - (pkt->len - pkt->payload_offset);
+  if (pkt->payload_len == 0)
+    return TRUE; /* a padding-only probe: its seq must not go missing */
   if (d->red_pt >= 0) {
     out[1] = (guint8)((out[1] & 0x80) | d->red_pt);
     return chorus_rtp_red_set_block_pt(payload, pkt->payload_len, d->pt);
@@ -195,15 +197,19 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
   if (d->up->rtp_codec == CHORUS_RTP_CODEC_VP8)
     chorus_rtp_munger_rewrite_vp8(&d->munger, out + len - (pkt->len - pkt->payload_offset),
                                   pkt->payload_len);
-  if (G_UNLIKELY(d->up->red_pt >= 0 && pkt->payload_type == d->up->red_pt) &&
-      !forward_red(d, pkt, out, &len)) {
-    room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
-    return;
+  gsize payload_len = pkt->payload_len;
+  if (G_UNLIKELY(d->up->red_pt >= 0 && pkt->payload_type == d->up->red_pt)) {
+    gsize before = len;
+    if (!forward_red(d, pkt, out, &len)) {
+      room->counters[MEDIA_COUNTER_RTP_MALFORMED]++;
+      return;
+    }
+    payload_len -= MIN(payload_len, before - len); /* unwrapped: what is sent */
   }
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK) {
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
     d->packets_sent++;
-    d->octets_sent += (guint32)pkt->payload_len;
+    d->octets_sent += (guint32)payload_len;
     record_delay(room, g_get_monotonic_time() - now_us);
   }
 }

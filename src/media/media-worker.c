@@ -587,9 +587,10 @@ media_publish(MediaRoom *room, const char *participant, const char *sdp, GError 
   local_params(part->pub, room->engine, &lp, &candidates);
   lp.session_id = part->pub_session_id;
   lp.session_version = ++part->pub_version;
-  /* RED is not taken from publishers yet: a subscriber without RED support
-   * would need it unwrapped (the voice-room issue brings RED through). */
-  ChorusSdpAnswerOptions opts = { .no_red = TRUE };
+  /* RED over Opus is taken from publishers that offer it (browsers): passed
+   * through to subscribers that negotiate it, reduced to the primary block
+   * for the others (media-forward.c). */
+  ChorusSdpAnswerOptions opts = { .no_red = FALSE };
   g_autoptr(ChorusSdpNegotiation) neg =
     chorus_sdp_negotiation_answer_offer(sdp, &lp, &opts, error);
   if (neg == NULL || !chorus_peer_set_remote(part->pub, &neg->transport, error)) {

@@ -21,15 +21,23 @@ anything else on stderr is log. Exit status: 0 when the session ran (the
 driver judges the numbers), 1 when signaling or negotiation failed (the
 report then has "error"), 2 for bad usage.
 --create KIND creates the room first (dev mode or an admin token).
+subscribe --analyze-audio adds "audio_analysis" to the report: per received
+  audio track, the payload types, sequence-number span (gaps: packets lost
+  or dropped on the way) and arrival span of its RTP packets and,
+  per decoded frame, the dominant frequency, RMS and tone purity (what the
+  audio is, not only how much of it came).
 Run with /usr/bin/python3 (Debian's aiortc lives there).
 """
 import argparse
 import asyncio
 import json
 import logging
+import math
 import signal
 import sys
 import time
+
+import numpy
 
 import aiortc_client as ac
 
@@ -83,6 +91,92 @@ async def with_timeout(coro):
         await asyncio.wait_for(coro, CLOSE_TIMEOUT_S)
     except (asyncio.TimeoutError, Exception) as exc:  # best effort: the report matters more
         logging.getLogger("aiortc_peer").warning("cleanup: %r", exc)
+
+
+# --analyze-audio: zero-padded FFT length (2.9 Hz bins at 48 kHz, for the
+# peak's position; a 20 ms frame's real resolution is its Hann main lobe).
+PROBE_FFT_N = 16384
+# Energy within this distance of the peak counts as the tone's (the main
+# lobe of a 960-sample Hann window is +-100 Hz).
+PROBE_PURITY_HZ = 120.0
+
+
+class AudioProbeTrack(ac.ReceivedTrack):
+    """A received track that, when audio, logs every RTP packet's payload
+    type, sequence number and arrival and analyses every decoded frame
+    (first channel):
+    [dominant Hz, RMS (full scale 1.0), purity (share of the windowed
+    energy within PROBE_PURITY_HZ of the peak)]. Installed as
+    aiortc_client.ReceivedTrack by --analyze-audio."""
+
+    def __init__(self, track, receiver, mid, on_first_frame=None):
+        self.rtp_pts = {}
+        self.rtp_first_at = None
+        self.rtp_last_at = None
+        self.rtp_count = 0
+        self.rtp_seqs = set()     # unwrapped sequence numbers: gaps are packets lost or dropped
+        self._seq_last = None
+        self._seq_unwrapped = 0
+        self.frame_log = []
+        if track.kind == "audio":
+            handle = receiver._handle_rtp_packet
+
+            async def logged(packet, arrival_time_ms):
+                now = time.monotonic()
+                pt = str(packet.payload_type)
+                self.rtp_pts[pt] = self.rtp_pts.get(pt, 0) + 1
+                self.rtp_count += 1
+                if self.rtp_first_at is None:
+                    self.rtp_first_at = now
+                self.rtp_last_at = now
+                if self._seq_last is not None:
+                    step = (packet.sequence_number - self._seq_last) & 0xFFFF
+                    self._seq_unwrapped += step - 0x10000 if step >= 0x8000 else step
+                self._seq_last = packet.sequence_number
+                self.rtp_seqs.add(self._seq_unwrapped)
+                await handle(packet, arrival_time_ms=arrival_time_ms)
+            receiver._handle_rtp_packet = logged
+            recv = track.recv
+
+            async def analysed():
+                frame = await recv()
+                self.frame_log.append(analyse_audio_frame(frame))
+                return frame
+            track.recv = analysed
+        super().__init__(track, receiver, mid, on_first_frame)
+
+    def analysis(self, t0):
+        return {"track": self.chorus_track, "participant": self.publisher, "mid": self.mid,
+                "packets": self.rtp_count, "payload_types": self.rtp_pts,
+                # What the answer negotiated, PT -> MIME type (aiortc keeps it private).
+                "codecs": {str(pt): c.mimeType for pt, c in
+                           getattr(self.receiver, "_RTCRtpReceiver__codecs", {}).items()},
+                "seq_span": max(self.rtp_seqs) - min(self.rtp_seqs) + 1 if self.rtp_seqs else 0,
+                "seq_unique": len(self.rtp_seqs),
+                "first_packet_ms": ms_after(self.rtp_first_at, t0),
+                "last_packet_ms": ms_after(self.rtp_last_at, t0),
+                "frames": self.frame_log}
+
+
+def analyse_audio_frame(frame):
+    pcm = frame.to_ndarray()
+    if frame.format.is_planar:
+        x = pcm[0]
+    else:  # packed: L R L R ...
+        x = pcm.reshape(-1)[::len(frame.layout.channels)]
+    x = x.astype(numpy.float64) / 32768.0
+    if not len(x):
+        return [None, 0.0, 0.0]
+    rms = math.sqrt(float(numpy.dot(x, x)) / len(x))
+    power = numpy.abs(numpy.fft.rfft(x * numpy.hanning(len(x)), PROBE_FFT_N)) ** 2
+    total = float(numpy.sum(power))
+    if total <= 0.0:
+        return [None, 0.0, 0.0]
+    peak = int(numpy.argmax(power))
+    bin_hz = frame.sample_rate / PROBE_FFT_N
+    half = int(PROBE_PURITY_HZ / bin_hz)
+    near = float(numpy.sum(power[max(0, peak - half):peak + half + 1]))
+    return [round(peak * bin_hz, 1), round(rms, 5), round(near / total, 4)]
 
 
 async def open_session(args, report):
@@ -141,6 +235,8 @@ async def run_subscribe(args, stop):
         report["stopped_by"] = stop.reason
         report["window_s"] = round(time.monotonic() - t_subscribe, 3)
         report.update(subscriber_numbers(part, t0))
+        if args.analyze_audio and part.recv is not None:
+            report["audio_analysis"] = [t.analysis(t0) for t in part.recv.tracks if t.kind == "audio"]
         if part.errors:
             report["error"] = "; ".join(str(e) for e in part.errors)
     except (AssertionError, ac.RpcError, OSError, asyncio.TimeoutError) as exc:
@@ -222,6 +318,8 @@ async def run_publish(args, stop):
 async def main_async(args):
     stop = StopSignal(watch_stdin=args.stdin_stops)
     if args.mode == "subscribe":
+        if args.analyze_audio:
+            ac.ReceivedTrack = AudioProbeTrack
         report = await run_subscribe(args, stop)
     else:
         report = await run_publish(args, stop)
@@ -246,6 +344,9 @@ def main():
         p.add_argument("--stdin-stops", action="store_true",
                        help="end the window early at end of stdin (a driver closing our stdin)")
         p.add_argument("--verbose", action="store_true")
+        if mode == "subscribe":
+            p.add_argument("--analyze-audio", action="store_true",
+                           help="report RTP payload types and per-frame frequency analysis of audio")
         if mode == "publish":
             p.add_argument("--width", type=int, default=320)
             p.add_argument("--height", type=int, default=240)
