@@ -14,12 +14,14 @@
 #     packet and first keyframe (median, p95).
 #
 #   scripts/bench-janus.sh [--hosts P] [--viewers N] [--duration S] [--rounds R]
-#                          [--threads T] [--janus-event-loops N] [--keep DIR]
+#                          [--threads T] [--janus-event-loops N] [--keep DIR] [--no-build]
 #
 # Defaults: live scenario, 1 publisher (Opus + VP8 500 kbit/s), 50 viewers,
 # 20 s, 2 rounds. --janus-event-loops N: Janus's `event_loops` (default 0:
 # Janus's own default, one thread per handle). --keep DIR: keep configs,
-# logs and the JSON reports there.
+# logs and the JSON reports there. --no-build: use $CHORUS_BUILD_DIR (default
+# build/) as it is (the same binaries for several invocations while the
+# tree changes).
 #
 # Network: everything stays inside a private network namespace (needs
 # root). Janus leaves loopback interfaces out of ICE, so the namespace gets
@@ -29,10 +31,10 @@
 # address goes through the kernel's loopback path either way.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-hosts=1 viewers=50 duration=20 rounds=2 threads=2 event_loops="" keep=""
+hosts=1 viewers=50 duration=20 rounds=2 threads=2 event_loops="" keep="" build_it=true
 usage() {
   echo "usage: $0 [--hosts P] [--viewers N] [--duration S] [--rounds R] [--threads T]" \
-    "[--janus-event-loops N] [--keep DIR]" >&2
+    "[--janus-event-loops N] [--keep DIR] [--no-build]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --janus-event-loops) event_loops="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
+    --no-build) build_it=false; shift ;;
     *) usage ;;
   esac
 done
@@ -71,25 +74,29 @@ if [ "${CHORUS_BENCH_IN_NETNS:-}" != 1 ]; then
       printf '#!/bin/sh\nexit 101\n' > "$policy"
       chmod 755 "$policy"
     fi
+    installed=true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus >&2 ||
       { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus >&2; }
-    [ -n "$policy" ] && rm -f "$policy"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus >&2; } || installed=false
+    if [ -n "$policy" ]; then rm -f "$policy"; fi
+    [ "$installed" = true ] || { echo "bench-janus: cannot install janus" >&2; exit 1; }
   fi
   build="${CHORUS_BUILD_DIR:-$root/build}"
-  [ -f "$build/build.ninja" ] || { bash "$root/scripts/setup.sh"; meson setup "$build" "$root" >/dev/null; }
-  ninja -C "$build" >/dev/null
-  [ -x "$build/tools/chorus-load/chorus-load" ] ||
-    { echo "bench-janus: chorus-load was not built (libopus-dev, libvpx-dev)" >&2; exit 1; }
+  if [ "$build_it" = true ]; then
+    [ -f "$build/build.ninja" ] || { bash "$root/scripts/setup.sh"; meson setup "$build" "$root" >/dev/null; }
+    ninja -C "$build" >/dev/null
+  fi
+  [ -x "$build/src/chorus" ] && [ -x "$build/tools/chorus-load/chorus-load" ] ||
+    { echo "bench-janus: no $build/src/chorus or chorus-load (chorus-load needs libopus-dev," \
+      "libvpx-dev)" >&2; exit 1; }
   exec unshare --net env CHORUS_BENCH_IN_NETNS=1 CHORUS_BUILD_DIR="$build" \
     sh -c 'ip link set lo up && exec "$@"' sh "$0" "${args[@]}"
 fi
 
 build="$CHORUS_BUILD_DIR"
-ip link add bench0 type veth peer name bench1
-ip addr add "$media_ip/32" dev bench0
-ip link set bench0 up
-ip link set bench1 up
+{ ip link add bench0 type veth peer name bench1 && ip addr add "$media_ip/32" dev bench0 &&
+  ip link set bench0 up && ip link set bench1 up; } ||
+  { echo "bench-janus: cannot make the veth pair for $media_ip in the namespace" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 out="${keep:-$tmp}"
@@ -203,18 +210,27 @@ start_chorus() {
   url="ws://127.0.0.1:$chorus_port/ws"
 }
 
+# The whole machine's busy CPU (every process, from /proc/stat, which the
+# namespace does not hide) and the time: the runs share the machine with
+# whatever else runs on it, and this shows how much that was.
+cpu_sample() {
+  awk -v t="$(date +%s.%N)" '/^cpu /{print t, $2+$3+$4+$7+$8+$9}' /proc/stat
+}
+
 reports=()
 for round in $(seq "$rounds"); do
   for target in janus chorus; do
     run="$target-$round"
     "start_$target" "$run"
     echo "bench-janus: run $run: $hosts publisher(s) -> $viewers viewers, ${duration} s" >&2
+    cpu_sample > "$out/machine-$run"
     rc=0
     "$build/tools/chorus-load/chorus-load" --target "$target" --url "$url" \
       --local-address "$media_ip" --scenario live --hosts "$hosts" --viewers "$viewers" \
       --duration "$duration" --threads "$threads" --server-pid "$server" --quiet \
       > "$out/report-$run.json" 2> "$out/load-$run.log" || rc=$?
     [ "$rc" = 0 ] || { echo "bench-janus: run $run: chorus-load exit $rc:" >&2; tail -5 "$out/load-$run.log" >&2; }
+    cpu_sample >> "$out/machine-$run"
     stop_server
     reports+=("$out/report-$run.json")
   done
@@ -223,7 +239,7 @@ done
 # `janus --help` prints the version first (and exits 1: there is no --version).
 janus_version=$( (janus --help 2>&1 || true) | sed -n 's/^Janus version: [0-9]* *(\(.*\))/\1/p' | head -1)
 janus_version="${janus_version:-?} (Debian package $(dpkg-query -W -f='${Version}' janus 2>/dev/null || echo '?'))"
-rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
+rev="tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo "?"), binary built $(date -u -r "$build/src/chorus" +%FT%TZ)"
 python3 - "$hosts" "$viewers" "$duration" "${janus_version:-?}" "${event_loops:-0}" "$rev" \
   "${reports[@]}" <<'EOP'
 import json, os, platform, statistics, sys
@@ -237,6 +253,12 @@ for path in sys.argv[7:]:
         print("  %s: no report (%s)" % (os.path.basename(path), e))
         continue
     r["_name"] = os.path.basename(path)[len("report-"):-len(".json")]
+    try:
+        (t0, b0), (t1, b1) = [map(float, l.split()) for l in
+                              open(os.path.join(os.path.dirname(path), "machine-" + r["_name"]))]
+        r["_machine_pct"] = 100.0 * (b1 - b0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+    except (OSError, ValueError):
+        pass
     runs.append(r)
 
 def dist(r, key, q):
@@ -247,7 +269,7 @@ def figures(r):
     cpu = (r.get("cpu") or {}).get("server") or {}
     st = r.get("steady") or {}
     pk = st.get("rx_packets") or 0
-    total = (r.get("roles", {}).get("viewer", {}).get("received") or {}).get("total") or {}
+    total = r.get("roles", {}).get("viewer", {}).get("received") or {}
     return {
         "status": r.get("status"),
         "pps": pk / st["wall_s"] if st.get("wall_s") else float("nan"),
@@ -262,6 +284,7 @@ def figures(r):
         "kf50": dist(r, "first_keyframe_ms", "p50"),
         "kf95": dist(r, "first_keyframe_ms", "p95"),
         "overloaded": (r.get("chorus_load_health") or {}).get("overloaded"),
+    "machine_pct": r.get("_machine_pct", float("nan")),
         "load_cpu": ((r.get("cpu") or {}).get("chorus_load") or {}).get("percent", float("nan")),
         "fwd_counter": (r.get("server_counters") or {}).get("chorus_media_rtp_forwarded_total"),
     }
@@ -278,8 +301,8 @@ print("Chorus vs Janus (VideoRoom), live: %s publisher(s) (Opus + VP8) -> %s vie
 print("machine: %s cores (nproc), %s, kernel %s; janus %s (event_loops %s), chorus %s"
       % (os.cpu_count(), cpu_model, platform.release(), janus_version, event_loops, rev))
 head = ("run", "status", "fwd pkt/s", "CPU %", "us/pkt", "loss % win", "loss % run",
-        "conn p50/p95", "1st pkt p50/p95", "1st key p50/p95", "load CPU %")
-fmt = "  %-9s %-7s %9s %6s %7s %10s %10s %13s %15s %15s %10s"
+        "conn p50/p95", "1st pkt p50/p95", "1st key p50/p95", "machine %", "load CPU %")
+fmt = "  %-9s %-7s %9s %6s %7s %10s %10s %13s %15s %15s %9s %10s"
 print(fmt % head)
 per = {"janus": [], "chorus": []}
 for r in runs:
@@ -290,12 +313,14 @@ for r in runs:
                  "%s/%s" % (num(f["conn50"], "%.0f"), num(f["conn95"], "%.0f")),
                  "%s/%s" % (num(f["pkt50"], "%.0f"), num(f["pkt95"], "%.0f")),
                  "%s/%s" % (num(f["kf50"], "%.0f"), num(f["kf95"], "%.0f")),
-                 num(f["load_cpu"], "%.0f") + (" (overloaded)" if f["overloaded"] else "")))
+                 num(f["machine_pct"], "%.0f"), num(f["load_cpu"], "%.0f") + (" (overloaded)" if f["overloaded"] else "")))
 
 def median(target, key):
     vals = [f[key] for f in per.get(target, []) if isinstance(f[key], (int, float)) and f[key] == f[key]]
     return statistics.median(vals) if vals else float("nan")
 
+print("  (CPU %%: the server's, over the steady window; machine %%: every process on the machine"
+      " over the whole run, 100 = one core of %s; load: chorus-load's)" % os.cpu_count())
 print("medians over runs, and Chorus / Janus:")
 rows = [("server CPU per forwarded packet (us)", "us_per_pkt", "%.2f"),
         ("server CPU (% of one core)", "cpu_pct", "%.1f"),

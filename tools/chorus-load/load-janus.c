@@ -2,8 +2,6 @@
 
 #include "load-janus.h"
 
-#include <string.h>
-
 #include "core/error.h"
 
 /* Offers of a subscriber to many feeds can be large. */
@@ -454,7 +452,7 @@ on_session_created(LoadJanus *j, Call *call, const Txn *txn, json_t *msg)
     return;
   }
   j->session_id = (guint64)json_integer_value(id);
-  j->next_keepalive_us = g_get_monotonic_time() + KEEPALIVE_INTERVAL_US;
+  j->next_keepalive_us = 0; /* check_deadlines() schedules it from its now_us */
   gpointer waiting;
   while ((waiting = g_queue_pop_head(&j->session_waiters)) != NULL) {
     Call *w = call_lookup(j, GPOINTER_TO_UINT(waiting));
@@ -1047,7 +1045,9 @@ load_janus_check_deadlines(LoadJanus *j, gint64 now_us)
     j->connect_timed_out = TRUE;
     g_cancellable_cancel(j->cancellable); /* on_connected reports the timeout */
   }
-  if (j->session_id && load_janus_is_open(j) && now_us >= j->next_keepalive_us) {
+  if (j->session_id && j->next_keepalive_us == 0) {
+    j->next_keepalive_us = now_us + KEEPALIVE_INTERVAL_US;
+  } else if (j->session_id && load_janus_is_open(j) && now_us >= j->next_keepalive_us) {
     j->next_keepalive_us = now_us + KEEPALIVE_INTERVAL_US;
     txn_send(j, request_new(j, "keepalive", HANDLE_NONE), NULL, NULL, HANDLE_NONE, NULL);
   }

@@ -79,6 +79,11 @@ start_sending(LoadPublisher *pub, gint64 now_us)
     s->next_sr_us = now_us + SR_INTERVAL_US / 2;
     s->frame_no = 0;
     s->pos = 0; /* video: frame 0 is a keyframe */
+    /* Audio anywhere in the clip: publishers that all started at frame 0
+     * would talk and pause in unison (one shared clip), and a voice room's
+     * speakers would never take turns in the slots. */
+    if (s->kind == LOAD_KIND_AUDIO)
+      s->pos = (guint)g_random_int_range(0, (gint32)s->clip->n_frames);
   }
 }
 

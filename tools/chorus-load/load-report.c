@@ -388,8 +388,10 @@ load_report_print_table(FILE *out, json_t *report)
   if (json_is_object(self))
     fprintf(out, "CPU (steady window): chorus-load %.1f %%",
             json_number_value(json_object_get(self, "percent")));
+  const char *target = json_string_value(json_object_get(report, "target"));
   if (json_is_object(server))
-    fprintf(out, ", chorus %.1f %%", json_number_value(json_object_get(server, "percent")));
+    fprintf(out, ", %s %.1f %%", target ? target : "chorus",
+            json_number_value(json_object_get(server, "percent")));
   if (json_is_object(self))
     fprintf(out, " (100 %% = one core)\n");
   if (json_is_true(json_object_get(json_object_get(report, "chorus_load_health"), "overloaded")))

@@ -136,8 +136,8 @@ typedef struct {
   double cpu_at_steady_s;
   double server_cpu_at_steady_s;
   gboolean server_cpu_from_proc;
-  LoadSnapshot at_steady;     /* counts when the steady window began */
-  LoadSnapshot steady_counts; /* what the window added */
+  LoadSnapshot at_steady;       /* counts when the steady window began */
+  LoadSnapshot steady_counts;   /* what the window added */
   GHashTable *server_at_steady; /* metric -> double (boxed) */
   LoadCpuWindow self_cpu;
   LoadCpuWindow server_cpu;
@@ -905,7 +905,7 @@ add_steady_to_report(App *app, json_t *report)
   json_t *cpu = json_object_get(report, "cpu");
   if (json_is_object(cpu))
     json_object_set_new(cpu, "server_source",
-                        !app->server_cpu.valid     ? json_null()
+                        !app->server_cpu.valid      ? json_null()
                         : app->server_cpu_from_proc ? json_string("proc")
                                                     : json_string("metrics"));
   if (app->steady_start_us == 0 || !app->self_cpu.valid) {

@@ -4,6 +4,8 @@
 #include <check.h>
 #include <string.h>
 
+#include "core/error.h"
+#include "load-janus.h"
 #include "load-media.h"
 #include "load-rtp.h"
 #include "load-stats.h"
@@ -332,6 +334,99 @@ START_TEST(test_opus_clip)
 }
 END_TEST
 
+/* ---- the Janus adapter's messages ------------------------------------------------- */
+
+START_TEST(test_janus_room_id)
+{
+  /* FNV-1a of the name, folded to 1..2^30: the same in every process. */
+  ck_assert_uint_eq(load_janus_room_id(""), 18652614);
+  ck_assert_uint_eq(load_janus_room_id("a"), 604776749);
+  ck_assert_uint_eq(load_janus_room_id("chorus-load-00000001"), 60847195);
+  ck_assert_uint_ne(load_janus_room_id("chorus-load-00000002"),
+                    load_janus_room_id("chorus-load-00000001"));
+}
+END_TEST
+
+START_TEST(test_janus_requests)
+{
+  json_t *msg = load_janus_request_new("create", "t1", 0, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(msg, "janus")), "create");
+  ck_assert_str_eq(json_string_value(json_object_get(msg, "transaction")), "t1");
+  ck_assert_ptr_null(json_object_get(msg, "session_id"));
+  ck_assert_ptr_null(json_object_get(msg, "handle_id"));
+  json_decref(msg);
+  /* Janus ids go beyond 32 bits. */
+  msg = load_janus_request_new("message", "t2", 4262276506258123ULL, 7568903475486312ULL);
+  ck_assert_int_eq(json_integer_value(json_object_get(msg, "session_id")), 4262276506258123LL);
+  ck_assert_int_eq(json_integer_value(json_object_get(msg, "handle_id")), 7568903475486312LL);
+  json_decref(msg);
+
+  json_t *cand =
+      load_janus_trickle_candidate("candidate:1 1 UDP 2015363327 198.18.0.1 5000 typ host", "1");
+  ck_assert_str_eq(json_string_value(json_object_get(cand, "candidate")),
+                   "candidate:1 1 UDP 2015363327 198.18.0.1 5000 typ host");
+  ck_assert_str_eq(json_string_value(json_object_get(cand, "sdpMid")), "1");
+  ck_assert_int_eq(json_integer_value(json_object_get(cand, "sdpMLineIndex")), 0);
+  ck_assert_ptr_null(json_object_get(cand, "completed"));
+  json_decref(cand);
+  cand = load_janus_trickle_candidate(NULL, "0");
+  ck_assert(json_is_true(json_object_get(cand, "completed")));
+  ck_assert_ptr_null(json_object_get(cand, "candidate"));
+  json_decref(cand);
+
+  json_t *params =
+      json_pack("{s:s, s:s, s:{s:i}}", "room", "a", "kind", "live", "options", "max_publishers", 3);
+  json_t *body = load_janus_room_create_body(params);
+  ck_assert_str_eq(json_string_value(json_object_get(body, "request")), "create");
+  ck_assert_int_eq(json_integer_value(json_object_get(body, "room")), 604776749);
+  ck_assert_int_eq(json_integer_value(json_object_get(body, "publishers")), 3);
+  ck_assert_str_eq(json_string_value(json_object_get(body, "videocodec")), "vp8");
+  json_decref(body);
+  json_decref(params);
+  params = json_pack("{s:s, s:s, s:{s:i}}", "room", "a", "kind", "voice", "options", "seats", 7);
+  body = load_janus_room_create_body(params);
+  ck_assert_int_eq(json_integer_value(json_object_get(body, "publishers")), 7);
+  json_decref(body);
+  json_decref(params);
+}
+END_TEST
+
+START_TEST(test_janus_errors)
+{
+  json_t *msg = json_loads("{\"janus\":\"error\",\"transaction\":\"t5\",\"error\":"
+                           "{\"code\":458,\"reason\":\"No such session 42\"}}",
+                           0, NULL);
+  GError *error = load_janus_error_from_message(msg);
+  ck_assert_ptr_nonnull(error);
+  ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_NOT_FOUND));
+  ck_assert_str_eq(error->message, "Janus error 458: No such session 42");
+  g_clear_error(&error);
+  json_decref(msg);
+
+  msg = json_loads("{\"janus\":\"success\",\"plugindata\":{\"plugin\":\"janus.plugin."
+                   "videoroom\",\"data\":{\"videoroom\":\"event\",\"error_code\":427,"
+                   "\"error\":\"Room 42 already exists\"}}}",
+                   0, NULL);
+  error = load_janus_error_from_message(msg);
+  ck_assert_ptr_nonnull(error);
+  ck_assert(g_error_matches(error, CHORUS_ERROR, CHORUS_ERROR_CONFLICT));
+  ck_assert_str_eq(error->message, "Janus VideoRoom error 427: Room 42 already exists");
+  g_clear_error(&error);
+  json_decref(msg);
+
+  msg = json_loads("{\"janus\":\"event\",\"plugindata\":{\"plugin\":\"janus.plugin."
+                   "videoroom\",\"data\":{\"videoroom\":\"joined\",\"id\":7}}}",
+                   0, NULL);
+  ck_assert_ptr_null(load_janus_error_from_message(msg));
+  json_decref(msg);
+
+  ck_assert_int_eq(load_janus_error_code_to_chorus(426), CHORUS_ERROR_NOT_FOUND);
+  ck_assert_int_eq(load_janus_error_code_to_chorus(432), CHORUS_ERROR_ROOM_FULL);
+  ck_assert_int_eq(load_janus_error_code_to_chorus(437), CHORUS_ERROR_NEGOTIATION_FAILED);
+  ck_assert_int_eq(load_janus_error_code_to_chorus(499), CHORUS_ERROR_INTERNAL);
+}
+END_TEST
+
 static Suite *
 load_suite(void)
 {
@@ -353,6 +448,11 @@ load_suite(void)
   tcase_add_test(clips, test_vp8_clip_keyframes);
   tcase_add_test(clips, test_opus_clip);
   suite_add_tcase(s, clips);
+  TCase *janus = tcase_create("janus");
+  tcase_add_test(janus, test_janus_room_id);
+  tcase_add_test(janus, test_janus_requests);
+  tcase_add_test(janus, test_janus_errors);
+  suite_add_tcase(s, janus);
   return s;
 }
 
