@@ -17,6 +17,9 @@ typedef struct {
 struct _ChorusSrtpGcmSender {
   EVP_CIPHER_CTX *ctx; /* keyed once with the session key */
   guint8 session_salt[SALT_LEN];
+  EVP_CIPHER_CTX *rtcp_ctx; /* SRTCP: its own session key and salt */
+  guint8 rtcp_salt[SALT_LEN];
+  guint32 rtcp_index;       /* last SRTCP index sent (31 bits) */
   Stream streams[MAX_STREAMS];
   guint n_streams;
 };
@@ -46,14 +49,23 @@ ChorusSrtpGcmSender *
 chorus_srtp_gcm_sender_new(const guint8 *master_key, const guint8 *master_salt)
 {
   ChorusSrtpGcmSender *s = g_new0(ChorusSrtpGcmSender, 1);
-  guint8 key[16];
+  guint8 key[16], rtcp_key[16];
   s->ctx = EVP_CIPHER_CTX_new();
-  gboolean ok = s->ctx != NULL && derive(master_key, master_salt, 0x00, key, sizeof(key)) &&
+  s->rtcp_ctx = EVP_CIPHER_CTX_new();
+  /* RFC 3711 4.3.2 labels: 0/2 SRTP key/salt, 3/5 SRTCP key/salt. */
+  gboolean ok = s->ctx != NULL && s->rtcp_ctx != NULL &&
+                derive(master_key, master_salt, 0x00, key, sizeof(key)) &&
                 derive(master_key, master_salt, 0x02, s->session_salt, SALT_LEN) &&
+                derive(master_key, master_salt, 0x03, rtcp_key, sizeof(rtcp_key)) &&
+                derive(master_key, master_salt, 0x05, s->rtcp_salt, SALT_LEN) &&
                 EVP_EncryptInit_ex(s->ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
                 EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
-                EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1;
+                EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1 &&
+                EVP_EncryptInit_ex(s->rtcp_ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
+                EVP_CIPHER_CTX_ctrl(s->rtcp_ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+                EVP_EncryptInit_ex(s->rtcp_ctx, NULL, NULL, rtcp_key, NULL) == 1;
   OPENSSL_cleanse(key, sizeof(key));
+  OPENSSL_cleanse(rtcp_key, sizeof(rtcp_key));
   if (!ok) {
     chorus_srtp_gcm_sender_free(s);
     return NULL;
@@ -67,7 +79,9 @@ chorus_srtp_gcm_sender_free(ChorusSrtpGcmSender *s)
   if (s == NULL)
     return;
   EVP_CIPHER_CTX_free(s->ctx);
+  EVP_CIPHER_CTX_free(s->rtcp_ctx);
   OPENSSL_cleanse(s->session_salt, sizeof(s->session_salt));
+  OPENSSL_cleanse(s->rtcp_salt, sizeof(s->rtcp_salt));
   g_free(s);
 }
 
@@ -141,6 +155,34 @@ chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, g
       EVP_EncryptFinal_ex(s->ctx, payload + payload_len, &outl) != 1 ||
       EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, payload + payload_len) != 1)
     return FALSE;
+  return TRUE;
+}
+
+gboolean
+chorus_srtp_gcm_sender_protect_rtcp(ChorusSrtpGcmSender *s, guint8 *buf, gsize len)
+{
+  /* RFC 7714 9.1: the first 8 octets (header + sender SSRC) and the
+   * E-flag/index word are the AAD, the rest is encrypted; the packet ends
+   * with the tag and then the E-flag/index word. */
+  guint32 index = s->rtcp_index = (s->rtcp_index + 1) & 0x7fffffff;
+  guint8 trailer[4] = { (guint8)(0x80 | (index >> 24)), (guint8)(index >> 16), (guint8)(index >> 8),
+                        (guint8)index };
+  guint8 iv[12] = { 0, 0, buf[4], buf[5], buf[6], buf[7], 0, 0,
+                    (guint8)((index >> 24) & 0x7f), (guint8)(index >> 16), (guint8)(index >> 8),
+                    (guint8)index };
+  for (int i = 0; i < 12; i++)
+    iv[i] ^= s->rtcp_salt[i];
+  guint8 *body = buf + 8;
+  int body_len = (int)(len - 8);
+  int outl = 0;
+  if (EVP_EncryptInit_ex(s->rtcp_ctx, NULL, NULL, NULL, iv) != 1 ||
+      EVP_EncryptUpdate(s->rtcp_ctx, NULL, &outl, buf, 8) != 1 ||
+      EVP_EncryptUpdate(s->rtcp_ctx, NULL, &outl, trailer, 4) != 1 ||
+      (body_len > 0 && EVP_EncryptUpdate(s->rtcp_ctx, body, &outl, body, body_len) != 1) ||
+      EVP_EncryptFinal_ex(s->rtcp_ctx, body + body_len, &outl) != 1 ||
+      EVP_CIPHER_CTX_ctrl(s->rtcp_ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, body + body_len) != 1)
+    return FALSE;
+  memcpy(body + body_len + GCM_TAG_LEN, trailer, 4);
   return TRUE;
 }
 

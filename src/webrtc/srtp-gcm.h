@@ -27,6 +27,11 @@ void chorus_srtp_gcm_sender_free(ChorusSrtpGcmSender *s);
  * to libsrtp for SSRCs not in it) or OpenSSL failed. */
 gboolean chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, gsize hdr_len);
 
+/* SRTCP (RFC 7714 9.1) of the compound packet in @buf (@len >= 8 bytes),
+ * in place, appending the 16-byte tag and the E-flag/index word (the
+ * caller checked the room). One index counter for every SSRC sent. */
+gboolean chorus_srtp_gcm_sender_protect_rtcp(ChorusSrtpGcmSender *s, guint8 *buf, gsize len);
+
 /* Whether @ssrc is protected here (once seen, always: the rollover
  * counter lives in one place). */
 gboolean chorus_srtp_gcm_sender_has_ssrc(ChorusSrtpGcmSender *s, guint32 ssrc);

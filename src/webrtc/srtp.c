@@ -340,6 +340,12 @@ chorus_srtp_protect_rtcp(ChorusSrtp *srtp, guint8 *buf, gsize *len, gsize cap)
     return count(srtp, op, CHORUS_SRTP_MALFORMED);
   if (cap < *len || cap - *len < srtp->rtcp_overhead)
     return count(srtp, op, CHORUS_SRTP_NO_SPACE);
+  if (srtp->gcm_sender != NULL) {
+    if (!chorus_srtp_gcm_sender_protect_rtcp(srtp->gcm_sender, buf, *len))
+      return count(srtp, op, CHORUS_SRTP_ERROR);
+    *len += srtp->rtcp_overhead;
+    return count(srtp, op, CHORUS_SRTP_OK);
+  }
   int n = (int)*len;
   ChorusSrtpResult r = map_status(srtp_protect_rtcp(srtp->outbound, buf, &n));
   if (r == CHORUS_SRTP_OK)

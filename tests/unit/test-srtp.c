@@ -484,6 +484,19 @@ START_TEST(test_gcm_sender_matches_libsrtp)
       ck_assert_mem_eq(a, plain, len);
     }
   }
+  /* SRTCP too, byte for byte (the same index sequence from 1 for one SSRC). */
+  for (guint k = 0; k < 5; k++) {
+    gsize len = make_rtcp(plain, 0x4242); /* one SSRC: libsrtp counts indexes per SSRC, we per sender */
+    memcpy(a, plain, len);
+    memcpy(b, plain, len);
+    gsize na = len, nb = len;
+    ck_assert_int_eq(chorus_srtp_protect_rtcp(ours, a, &na, sizeof a), CHORUS_SRTP_OK);
+    ck_assert_int_eq(chorus_srtp_protect_rtcp(ref, b, &nb, sizeof b), CHORUS_SRTP_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(a, b, na) == 0, "SRTCP packet %u differs from libsrtp", k);
+    ck_assert_int_eq(chorus_srtp_unprotect_rtcp(rx, a, &na), CHORUS_SRTP_OK);
+    ck_assert_mem_eq(a, plain, len);
+  }
   /* More SSRCs than the OpenSSL sender keeps: the rest go to libsrtp, and
    * the receiver takes both. */
   for (guint32 ssrc = 1; ssrc <= 100; ssrc++) {
