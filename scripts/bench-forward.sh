@@ -140,6 +140,9 @@ print("  %-52s %12.0f ns" % ("floor, packets dropped at a full socket", float(dr
 print("  %-52s %12.2f x" % ("chorus / floor (receivers reading)", per_ns / float(drained)))
 print("  %-52s %12.2f x" % ("chorus / floor (dropped)", per_ns / float(dropped)))
 print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (read -> sent)", pct(0.5), pct(0.99)))
+calls = d("chorus_media_batch_syscalls_total")
+if calls > 0:
+    print("  %-52s %12.2f" % ("packets per sendmmsg call (mean)", d("chorus_media_batched_packets_total") / calls))
 if allocs != "none":
     per_thread = {}
     for line in open(allocs):

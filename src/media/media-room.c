@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "media/media-private.h"
+#include "webrtc/send-batch.h"
 #include "webrtc/certificate.h"
 
 
@@ -165,6 +166,14 @@ collect(GString *out, gpointer user_data)
   g_string_append_printf(out, "chorus_media_forward_delay_us_sum %" G_GINT64_FORMAT "\n",
                          __atomic_load_n(&engine->delay_sum_us, __ATOMIC_RELAXED));
   g_string_append_printf(out, "chorus_media_forward_delay_us_count %" G_GINT64_FORMAT "\n", cumulative);
+  ChorusSendBatchStats batch;
+  chorus_send_batch_get_totals(&batch);
+  chorus_metrics_append_header(out, "chorus_media_batched_packets_total", "counter",
+                               "Media packets sent through the per-worker sendmmsg batches.");
+  g_string_append_printf(out, "chorus_media_batched_packets_total %" G_GUINT64_FORMAT "\n", batch.packets);
+  chorus_metrics_append_header(out, "chorus_media_batch_syscalls_total", "counter",
+                               "sendmmsg calls made by the batches (packets / calls = mean batch).");
+  g_string_append_printf(out, "chorus_media_batch_syscalls_total %" G_GUINT64_FORMAT "\n", batch.syscalls);
   chorus_metrics_append_header(out, "chorus_media_peers_connected", "gauge",
                                "PeerConnections with DTLS established.");
   g_string_append_printf(out, "chorus_media_peers_connected %d\n",

@@ -33,6 +33,7 @@ struct _ChorusPeer {
    * pair generation matches. */
   gboolean direct_send;
   gboolean batch_send;
+  ChorusSendBatchDest batch_dest; /* this peer's queue in the thread's send batch */
   GSocket *direct_socket;
   int direct_fd;
   guint direct_generation;
@@ -470,10 +471,16 @@ batch_send_failed(gpointer owner)
 static ChorusIceSendResult
 send_datagram(ChorusPeer *peer, const guint8 *buf, gsize len, gboolean batch)
 {
-  if (batch && peer->batch_send && peer->direct_send && direct_path(peer) &&
-      chorus_send_batch_add(peer->direct_fd, (const struct sockaddr *)&peer->direct_addr,
-                            peer->direct_addr_len, buf, len, batch_send_failed, peer))
-    return CHORUS_ICE_SEND_OK; /* failures are counted when the batch goes out */
+  if (batch && peer->batch_send && peer->direct_send && direct_path(peer)) {
+    ChorusSendBatchDest *dest = &peer->batch_dest;
+    dest->fd = peer->direct_fd;
+    dest->addr = (const struct sockaddr *)&peer->direct_addr;
+    dest->addr_len = peer->direct_addr_len;
+    dest->failed = batch_send_failed;
+    dest->owner = peer;
+    if (chorus_send_batch_add(dest, buf, len))
+      return CHORUS_ICE_SEND_OK; /* failures are counted when the batch goes out */
+  }
   if (peer->direct_send && direct_path(peer)) {
     ssize_t n = sendto(peer->direct_fd, buf, len, MSG_DONTWAIT,
                        (const struct sockaddr *)&peer->direct_addr, peer->direct_addr_len);
