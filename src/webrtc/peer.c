@@ -14,6 +14,8 @@
 /* Largest datagram we accept or build (an Ethernet MTU plus headroom). */
 #define PEER_BUF_BYTES 1536
 
+#define PEER_SOCKET_BUFFER_BYTES (2 * 1024 * 1024)
+
 struct _ChorusPeer {
   GMainContext *context;
   ChorusIce *ice;
@@ -456,6 +458,13 @@ direct_path(ChorusPeer *peer)
   }
   peer->direct_socket = socket;
   peer->direct_fd = g_socket_get_fd(socket);
+  /* The default 208 KiB receive buffer overflows on a publisher's socket
+   * while the worker is busy fanning out (a video frame burst), and what
+   * overflows is lost for every subscriber, consent checks included.
+   * The kernel caps this at net.core.rmem_max (raise it for large rooms). */
+  int bytes = PEER_SOCKET_BUFFER_BYTES;
+  setsockopt(peer->direct_fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+  setsockopt(peer->direct_fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
   peer->direct_addr_len = (socklen_t)g_socket_address_get_native_size(remote);
   peer->direct_ready = TRUE;
   return TRUE;
