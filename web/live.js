@@ -4,8 +4,8 @@
 // room's hosts and co-hosts and, during a PK, the other room's host), the
 // viewer count, chat and gifts. Hosts promote and demote.
 import { Chorus, ChorusError } from './chorus.js';
+import { $, button, guard, setStatus, showError } from './page.js';
 
-const $ = (id) => document.getElementById(id);
 
 const GIFTS = { rose: '🌹', heart: '💖', rocket: '🚀' };
 const PUBLISHING_ROLES = ['host', 'cohost'];
@@ -32,27 +32,7 @@ window.chorusPage = {
   get state() { return state; },
 };
 
-function setStatus(text) {
-  $('status').textContent = text;
-}
 
-/** Shows a ChorusError (code + message) or any other error. */
-function showError(err) {
-  console.error(err);
-  const code = err && err.code !== undefined ? `Error ${err.code}: ` : 'Error: ';
-  $('error').textContent = `${code}${err && err.message ? err.message : err}`;
-}
-
-/** Wraps an event handler: clears the previous error, shows a new one. */
-const guard = (fn) => async (ev) => {
-  if (ev) ev.preventDefault();
-  $('error').textContent = '';
-  try {
-    await fn(ev);
-  } catch (err) {
-    showError(err);
-  }
-};
 
 function chat(text, cls = '') {
   const line = document.createElement('div');
@@ -72,14 +52,6 @@ function nameOf(id) {
 const isHost = () => state.me && state.me.role === 'host';
 const publishes = () => state.me && PUBLISHING_ROLES.includes(state.me.role);
 
-function button(text, label, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = text;
-  b.setAttribute('aria-label', label);
-  b.addEventListener('click', guard(onClick));
-  return b;
-}
 
 // --- rendering ---
 

@@ -5,8 +5,8 @@
 // the loudest speakers on a few audio slots whose speaker changes without
 // renegotiation, so a track says nothing reliable about its speaker.
 import { Chorus } from './chorus.js';
+import { $, button, guard, setStatus, showError } from './page.js';
 
-const $ = (id) => document.getElementById(id);
 
 /** A level above this lights the seat's speaking ring. */
 const SPEAKING_LEVEL = 0.02;
@@ -36,31 +36,8 @@ window.chorusPage = {
   get state() { return state; },
 };
 
-function setStatus(text) {
-  $('status').textContent = text;
-}
 
-/** Shows a ChorusError (code + message) or any other error. */
-function showError(err) {
-  console.error(err);
-  const code = err && err.code !== undefined ? `Error ${err.code}: ` : 'Error: ';
-  $('error').textContent = `${code}${err && err.message ? err.message : err}`;
-}
 
-function clearError() {
-  $('error').textContent = '';
-}
-
-/** Wraps an event handler: clears the previous error, shows a new one. */
-const guard = (fn) => async (ev) => {
-  if (ev) ev.preventDefault();
-  clearError();
-  try {
-    await fn(ev);
-  } catch (err) {
-    showError(err);
-  }
-};
 
 function log(text) {
   const line = document.createElement('div');
@@ -101,14 +78,6 @@ function badge(text, cls) {
   return b;
 }
 
-function button(text, label, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = text;
-  b.setAttribute('aria-label', label);
-  b.addEventListener('click', guard(onClick));
-  return b;
-}
 
 // --- rendering ---
 
