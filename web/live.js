@@ -3,8 +3,8 @@
 // everyone sees the stage (every remote video and audio it receives: the
 // room's hosts and co-hosts and, during a PK, the other room's host), the
 // viewer count, chat and gifts. Hosts promote and demote.
-import { Chorus, ChorusError } from './chorus.js';
-import { $, button, guard, setStatus, showError } from './page.js';
+import { ChorusError } from './chorus.js';
+import { $, button, guard, joinFromForm, setStatus, showError } from './page.js';
 
 
 const GIFTS = { rose: '🌹', heart: '💖', rocket: '🚀' };
@@ -308,52 +308,24 @@ function attach(me) {
 }
 
 /** Connects, creates the room in dev mode when missing, joins, subscribes. */
-async function join() {
-  const room = $('room').value.trim();
-  const identity = $('identity').value.trim();
-  const role = $('role').value;
-  const token = $('token').value.trim() || undefined;
-  $('join').disabled = true;
-  $('notice').hidden = true;
-  setStatus('connecting...');
-  try {
-    const client = await Chorus.connect('/ws', { token });
-    state.client = client;
-    client.on('close', (ev) => {
-      if (state.me) end(`Connection closed (${ev.code}).`);
-    });
-    if (!token) {
-      try {
-        await client.createRoom(room, { kind: 'live' });
-        chat(`created live room ${room}`, 'sys');
-      } catch (err) {
-        if (err.code !== -32009) throw err; // -32009: it exists already
-      }
-    }
-    const me = await client.join(room, token ? {} : { identity, role });
-    state.me = me;
-    state.ending = false;
-    state.pk = null;
-    // Until the first live.viewers: the audience we were told about.
-    state.viewers = [...me.participants.values()].filter((p) => p.role === 'audience').length +
-      (me.role === 'audience' ? 1 : 0);
-    attach(me);
-    $('joinform').hidden = true;
-    $('roomview').hidden = false;
-    $('roomtitle').textContent = `Room ${me.room}`;
-    setStatus(`in ${me.room} as ${me.identity} (${me.role})`);
-    chat(`you joined ${me.room} as ${me.role}`, 'sys');
-    render();
-    syncStudio();
-    await me.subscribe('all');
-  } catch (err) {
-    $('join').disabled = false;
-    setStatus('not in a room');
-    if (state.client) await state.client.close();
-    state.client = null;
-    state.me = null;
-    throw err;
-  }
+function join() {
+  return joinFromForm(state, {
+    kind: 'live',
+    created: (room) => chat(`created live room ${room}`, 'sys'),
+    entered: (me) => {
+      state.pk = null;
+      // Until the first live.viewers: the audience we were told about.
+      state.viewers = [...me.participants.values()].filter((p) => p.role === 'audience').length +
+        (me.role === 'audience' ? 1 : 0);
+      attach(me);
+    },
+    shown: (me) => {
+      chat(`you joined ${me.room} as ${me.role}`, 'sys');
+      render();
+      syncStudio();
+    },
+    end,
+  });
 }
 
 /** Back to the join form; @message (if any) says why. */

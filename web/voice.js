@@ -4,8 +4,7 @@
 // comes from `speakers` notifications, not from tracks: listeners receive
 // the loudest speakers on a few audio slots whose speaker changes without
 // renegotiation, so a track says nothing reliable about its speaker.
-import { Chorus } from './chorus.js';
-import { $, button, guard, setStatus, showError } from './page.js';
+import { $, button, guard, joinFromForm, setStatus, showError } from './page.js';
 
 
 /** A level above this lights the seat's speaking ring. */
@@ -353,50 +352,23 @@ function attach(me) {
   });
 }
 
-/** Connects, creates the room in dev mode when missing, joins. */
-async function join() {
-  const room = $('room').value.trim();
-  const identity = $('identity').value.trim();
-  const role = $('role').value;
-  const token = $('token').value.trim() || undefined;
+/** Connects, creates the room in dev mode when missing, joins, subscribes. */
+function join() {
   state.seatCount = Math.min(100, Math.max(1, Number($('seats-count').value) || 8));
-  $('join').disabled = true;
-  $('notice').hidden = true;
-  setStatus('connecting...');
-  try {
-    const client = await Chorus.connect('/ws', { token });
-    state.client = client;
-    client.on('close', (ev) => {
-      if (state.me) end(`Connection closed (${ev.code}).`);
-    });
-    if (!token) {
-      try {
-        await client.createRoom(room, { kind: 'voice', options: { seats: state.seatCount } });
-        log(`created voice room ${room} with ${state.seatCount} seats`);
-      } catch (err) {
-        if (err.code !== -32009) throw err; // -32009: it exists already
-      }
-    }
-    const me = await client.join(room, token ? {} : { identity, role });
-    state.me = me;
-    state.self = { seat: null, hand_raised: false, muted: false };
-    state.ending = false;
-    attach(me);
-    $('joinform').hidden = true;
-    $('roomview').hidden = false;
-    $('roomtitle').textContent = `Room ${me.room}`;
-    setStatus(`in ${me.room} as ${me.identity} (${me.role})`);
-    log(`you joined ${me.room} as ${me.role}`);
-    render();
-    await me.subscribe('all');
-  } catch (err) {
-    $('join').disabled = false;
-    setStatus('not in a room');
-    if (state.client) await state.client.close();
-    state.client = null;
-    state.me = null;
-    throw err;
-  }
+  return joinFromForm(state, {
+    kind: 'voice',
+    options: { seats: state.seatCount },
+    created: (room) => log(`created voice room ${room} with ${state.seatCount} seats`),
+    entered: (me) => {
+      state.self = { seat: null, hand_raised: false, muted: false };
+      attach(me);
+    },
+    shown: (me) => {
+      log(`you joined ${me.room} as ${me.role}`);
+      render();
+    },
+    end,
+  });
 }
 
 /** Back to the join form; @message (if any) says why. */
