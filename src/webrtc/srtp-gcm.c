@@ -100,17 +100,17 @@ chorus_srtp_gcm_sender_has_ssrc(ChorusSrtpGcmSender *s, guint32 ssrc)
   return find_stream(s, ssrc) != NULL;
 }
 
-/* The rollover counter for @seq sent after @st's highest (RFC 3711 3.3.1,
- * the estimate libsrtp's sender also makes): a seq far below the highest
- * has wrapped forward, one far above is a resend from before the wrap. */
+/* The rollover counter of @seq given the highest seq so far @s_l and its
+ * counter @roc (RFC 3711 3.3.1 / appendix A; libsrtp's sender and receiver
+ * make the same estimate): a seq far below the highest has wrapped
+ * forward, one far above is from before the wrap. */
 static guint32
-estimate_roc(Stream *st, guint16 seq)
+estimate_roc(guint32 roc, guint16 s_l, guint16 seq)
 {
-  guint32 roc = st->roc;
-  if (st->last_seq < 0x8000) {
-    if ((guint32)seq - st->last_seq > 0x8000 && roc > 0)
+  if (s_l < 0x8000) {
+    if (seq > s_l && seq - s_l > 0x8000 && roc > 0)
       roc--;
-  } else if ((guint32)st->last_seq - 0x8000 > seq) {
+  } else if ((guint32)s_l - 0x8000 > seq) {
     roc++;
   }
   return roc;
@@ -130,7 +130,7 @@ chorus_srtp_gcm_sender_protect(ChorusSrtpGcmSender *s, guint8 *buf, gsize len, g
     *st = (Stream){ .ssrc = ssrc, .roc = 0, .last_seq = seq };
     roc = 0;
   } else {
-    roc = estimate_roc(st, seq);
+    roc = estimate_roc(st->roc, st->last_seq, seq);
     if (roc > st->roc || (roc == st->roc && (guint16)(seq - st->last_seq) < 0x8000)) {
       st->roc = roc;
       st->last_seq = seq;
@@ -251,22 +251,6 @@ seen_set(RxStream *st, guint64 index, gboolean on)
     st->seen[b / 64] &= ~(G_GUINT64_CONSTANT(1) << (b % 64));
 }
 
-/* RFC 3711 3.3.1 / appendix A: the index of @seq relative to the highest
- * received (s_l, roc). */
-static guint64
-estimate_index(const RxStream *st, guint16 seq, guint32 *roc_out)
-{
-  guint32 v = st->roc;
-  if (st->s_l < 0x8000) {
-    if ((guint32)seq - st->s_l > 0x8000 && seq > st->s_l && v > 0)
-      v--;
-  } else if ((guint32)st->s_l - 0x8000 > seq) {
-    v++;
-  }
-  *roc_out = v;
-  return ((guint64)v << 16) | seq;
-}
-
 ChorusSrtpGcmResult
 chorus_srtp_gcm_receiver_unprotect(ChorusSrtpGcmReceiver *r, guint8 *buf, gsize len, gsize hdr_len)
 {
@@ -286,10 +270,8 @@ chorus_srtp_gcm_receiver_unprotect(ChorusSrtpGcmReceiver *r, guint8 *buf, gsize 
     fresh = (RxStream){ .ssrc = ssrc, .roc = 0, .s_l = seq, .highest = seq };
     st = &fresh;
   }
-  guint32 roc;
-  guint64 index = is_new ? seq : estimate_index(st, seq, &roc);
-  if (is_new)
-    roc = 0;
+  guint32 roc = is_new ? 0 : estimate_roc(st->roc, st->s_l, seq);
+  guint64 index = ((guint64)roc << 16) | seq;
   if (!is_new && index <= st->highest) {
     if (st->highest - index >= REPLAY_WINDOW || seen_get(st, index))
       return CHORUS_SRTP_GCM_REPLAY;
