@@ -276,28 +276,27 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
 }
 
 void
-media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt_in, const guint8 *buf, gsize len,
+media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt, const guint8 *buf, gsize len,
                       guint layer, gint64 now_us)
 {
   MediaRoom *room = up->owner->room;
-  ChorusRtpPacket pkt = *pkt_in;
   up->last_packet_us[layer] = now_us;
   if (G_UNLIKELY(up->ssrcs[layer] == 0))
-    up->ssrcs[layer] = pkt.ssrc; /* PK relays learn it here */
+    up->ssrcs[layer] = pkt->ssrc; /* PK relays learn it here */
   gboolean keyframe =
     up->rtp_codec != CHORUS_RTP_CODEC_OTHER &&
-    chorus_rtp_keyframe_tracker_handle_packet(&up->kf[layer], up->rtp_codec, pkt.timestamp,
-                                              buf + pkt.payload_offset, pkt.payload_len);
+    chorus_rtp_keyframe_tracker_handle_packet(&up->kf[layer], up->rtp_codec, pkt->timestamp,
+                                              buf + pkt->payload_offset, pkt->payload_len);
   MediaRing *ring = up->rings[layer];
   if (ring && len <= MEDIA_PKT_BYTES) {
-    MediaRingSlot *slot = &ring->slots[pkt.seq % MEDIA_RING_SLOTS];
+    MediaRingSlot *slot = &ring->slots[pkt->seq % MEDIA_RING_SLOTS];
     memcpy(slot->data, buf, len);
     slot->len = (guint16)len;
-    slot->seq = pkt.seq;
+    slot->seq = pkt->seq;
     slot->arrival_us = now_us;
     slot->keyframe = keyframe;
-    if (!ring->any || (guint16)(pkt.seq - ring->newest) < 0x8000)
-      ring->newest = pkt.seq;
+    if (!ring->any || (guint16)(pkt->seq - ring->newest) < 0x8000)
+      ring->newest = pkt->seq;
     ring->any = TRUE;
   }
   /* A keyframe request deferred by the throttle goes out with the layer's
@@ -306,7 +305,7 @@ media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt_in, const guint8 *
       can_request_keyframe(up, layer) && chorus_keyframe_throttle_poll(&up->pli[layer], now_us))
     send_pli(up, layer);
   if (up->speaker_id != 0) /* voice rooms: the speaker detector hears every packet */
-    media_voice_handle_packet(up, &pkt, now_us);
+    media_voice_handle_packet(up, pkt, now_us);
   if (up->muted)
     return;
   for (guint i = 0; i < up->downtracks->len; i++) {
@@ -314,7 +313,7 @@ media_uptrack_forward(Uptrack *up, const ChorusRtpPacket *pkt_in, const guint8 *
     if (!d->negotiated || d->paused || d->sub->sub == NULL ||
         chorus_peer_get_state(d->sub->sub) != CHORUS_PEER_STATE_CONNECTED)
       continue;
-    forward_to(d, &pkt, layer, keyframe, room, now_us);
+    forward_to(d, pkt, layer, keyframe, room, now_us);
   }
   if (up->relays) /* PK: into the linked room, on its worker */
     media_relay_push(up, buf, len, layer);
