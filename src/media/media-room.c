@@ -374,6 +374,7 @@ typedef struct {
   ChorusMediaTarget target;
   guint64 version;
   GArray *subs; /* MediaSub */
+  guint audio_slots;   /* OP_AUDIO_SLOTS */
   MediaRelay *relay;  /* OP_RELAY_ATTACH_*: a reference */
   gpointer dst_handle; /* OP_RELAY_DETACH_SRC */
   ChorusMediaDone done;
@@ -469,7 +470,7 @@ op_run(gpointer data)
     media_participant_remove(r, op->participant);
     break;
   case OP_AUDIO_SLOTS:
-    media_voice_set_slots(r, (guint)op->paused);
+    media_voice_set_slots(r, op->audio_slots);
     break;
   case OP_RELAY_ATTACH_DST:
     media_relay_attach_destination(r, g_steal_pointer(&op->relay));
@@ -633,7 +634,7 @@ void
 chorus_media_room_set_audio_slots(ChorusMediaRoom *room, guint slots)
 {
   Op *op = op_new(room, OP_AUDIO_SLOTS, NULL);
-  op->paused = (int)MIN(slots, CHORUS_MEDIA_MAX_AUDIO_SLOTS); /* the op's int field */
+  op->audio_slots = MIN(slots, CHORUS_MEDIA_MAX_AUDIO_SLOTS);
   op_post(room, op, NULL, NULL);
 }
 
