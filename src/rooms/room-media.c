@@ -68,12 +68,13 @@ chorus_room_media_drop_forbidden_tracks(ChorusParticipant *p)
     ChorusTrack *t = g_ptr_array_index(room->tracks, i);
     if (t->participant != p || chorus_participant_may_publish(p, t->kind))
       continue;
+    /* As chorus_room_unpublish: the model drops it now, the worker
+     * renegotiates its subscribers (no subscription to re-send). */
     g_autofree char *id = g_strdup(t->id);
     chorus_room_track_remove(t);
     if (room->media)
       chorus_media_unpublish(room->media, p->id, id, NULL, NULL);
   }
-  chorus_room_media_update_all(room);
 }
 
 /* ---- PK links: tracks forwarded between rooms ----------------------------- */
