@@ -5,13 +5,14 @@
 # Prints forwarded packets/s, Chorus CPU per forwarded packet, the floor
 # and their ratio. Numbers only; run it on a quiet machine, several times.
 #
-#   scripts/bench-forward.sh [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send] [--no-batch]
+#   scripts/bench-forward.sh [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send] [--no-batch] [--perf FILE]
 #   (--nice-send: media through nice_agent_send instead of the selected
 #   socket, to compare the two paths; --no-batch: one sendto per packet
-#   instead of the per-worker sendmmsg batch)
+#   instead of the per-worker sendmmsg batch; --perf FILE: after the
+#   measured windows, 5 s of `perf record -g` on the server into FILE)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-hosts=2 viewers=100 duration=15 direct=true batch=true
+hosts=2 viewers=100 duration=15 direct=true batch=true perf_out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts="$2"; shift 2 ;;
@@ -19,7 +20,8 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --nice-send) direct=false; shift ;;
     --no-batch) batch=false; shift ;;
-    *) echo "usage: $0 [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send] [--no-batch]" >&2; exit 2 ;;
+    --perf) perf_out="$(realpath -m "$2")"; shift 2 ;;
+    *) echo "usage: $0 [--hosts P] [--viewers S] [--duration SECONDS] [--nice-send] [--no-batch] [--perf FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -27,7 +29,7 @@ done
 if [ "${CHORUS_BENCH_IN_NETNS:-}" != 1 ] && [ "$(id -u)" = 0 ] && unshare --net true 2>/dev/null; then
   exec unshare --net env CHORUS_BENCH_IN_NETNS=1 sh -c 'ip link set lo up && exec "$@"' sh "$0" \
     --hosts "$hosts" --viewers "$viewers" --duration "$duration" $([ "$direct" = true ] || echo --nice-send) \
-    $([ "$batch" = true ] || echo --no-batch)
+    $([ "$batch" = true ] || echo --no-batch) ${perf_out:+--perf "$perf_out"}
 fi
 
 build="${CHORUS_BUILD_DIR:-$root/build}"
@@ -57,10 +59,11 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && br
 metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
 
+extra=0; [ -z "$perf_out" ] || extra=6
 # The steady window: after every PeerConnection is up, for $duration s.
 # Joins (DTLS handshakes, offers) are outside it.
 "$build/tools/chorus-load/chorus-load" --url "ws://127.0.0.1:$port/ws" --scenario live \
-  --hosts "$hosts" --viewers "$viewers" --duration $((duration + 14)) --quiet > "$tmp/report.json" &
+  --hosts "$hosts" --viewers "$viewers" --duration $((duration + 14 + extra)) --quiet > "$tmp/report.json" &
 load=$!
 want=$((hosts + viewers))
 last=-1 still=0
@@ -86,6 +89,10 @@ if command -v perf >/dev/null && [ "$(id -u)" = 0 ] &&
      perf probe -q -x "$libc" --add malloc --add calloc --add realloc 2>/dev/null; }; then
   perf stat -x, --per-thread -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc -p "$server" \
     -o "$tmp/allocs" -- sleep 3 2>/dev/null && allocs="$tmp/allocs"
+fi
+if [ -n "$perf_out" ]; then
+  perf record -q -g -p "$server" -o "$perf_out" -- sleep 5 2>/dev/null ||
+    echo "bench-forward: perf record failed (needs root)" >&2
 fi
 wait "$load" || true
 out=$("$build/tools/bench/bench-floor" 300000 "$viewers")

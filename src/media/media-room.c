@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "core/ctx-mux.h"
 #include "core/error.h"
 #include "core/metrics.h"
 #include "media/media-private.h"
@@ -174,6 +175,14 @@ collect(GString *out, gpointer user_data)
   chorus_metrics_append_header(out, "chorus_media_batch_syscalls_total", "counter",
                                "sendmmsg calls made by the batches (packets / calls = mean batch).");
   g_string_append_printf(out, "chorus_media_batch_syscalls_total %" G_GUINT64_FORMAT "\n", batch.syscalls);
+  ChorusSubContextStats ctx;
+  chorus_sub_context_get_totals(&ctx);
+  chorus_metrics_append_header(out, "chorus_ice_context_services_total", "counter",
+                               "Iterations of the ICE agents' own contexts (socket readiness or a due libnice timer).");
+  g_string_append_printf(out, "chorus_ice_context_services_total %" G_GUINT64_FORMAT "\n", ctx.services);
+  chorus_metrics_append_header(out, "chorus_ice_context_timer_wakeups_total", "counter",
+                               "ICE agent context iterations started by a due timer alone.");
+  g_string_append_printf(out, "chorus_ice_context_timer_wakeups_total %" G_GUINT64_FORMAT "\n", ctx.timer_wakeups);
   chorus_metrics_append_header(out, "chorus_media_peers_connected", "gauge",
                                "PeerConnections with DTLS established.");
   g_string_append_printf(out, "chorus_media_peers_connected %d\n",

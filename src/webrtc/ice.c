@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/ctx-mux.h"
 #include "core/error.h"
 
 #define COMPONENT_ID 1
@@ -33,6 +34,10 @@ typedef struct {
 
 struct _ChorusIce {
   GMainContext *context; /* borrowed */
+  /* libnice's own context (its sockets and timers), serviced from @context:
+   * see core/ctx-mux.h. Synced after every call that may start a timer or
+   * open a socket outside libnice's own dispatch. */
+  ChorusSubContext *nice_context;
   NiceAgent *agent;
   guint stream_id;
 
@@ -132,6 +137,14 @@ callbacks_leave(ChorusIce *ice)
     return FALSE;
   }
   return TRUE;
+}
+
+/* After calls into libnice that may have started a timer or opened a
+ * socket in its context (see core/ctx-mux.h). */
+static void
+nice_sync(ChorusIce *ice)
+{
+  chorus_sub_context_sync(ice->nice_context);
 }
 
 static ChorusIceState
@@ -411,7 +424,9 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
   ice->pending_remote = g_ptr_array_new_with_free_func(pending_candidate_free);
   g_queue_init(&ice->pending_send);
 
-  ice->agent = nice_agent_new_full(context, NICE_COMPATIBILITY_RFC5245, options);
+  ice->nice_context = chorus_sub_context_new(context);
+  GMainContext *nice_context = chorus_sub_context_get_context(ice->nice_context);
+  ice->agent = nice_agent_new_full(nice_context, NICE_COMPATIBILITY_RFC5245, options);
   /* stun-pacing-timer: libnice paces its checks 20 ms apart by default, so
    * the nominating check (and with it the first DTLS flight, held until a
    * pair is selected) left 20 ms after the client's check: measured as
@@ -440,7 +455,8 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
   g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_state_changed), ice);
   /* Receive from the start: libnice delivers a datagram from any address
    * that has sent us an authenticated check, remote credentials or not. */
-  nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID, context, on_receive, ice);
+  nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID, nice_context, on_receive, ice);
+  chorus_sub_context_sync(ice->nice_context);
 
   if (!refresh_local_credentials(ice, error)) {
     ice_destroy(ice);
@@ -452,12 +468,20 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
 static void
 ice_destroy(ChorusIce *ice)
 {
+  /* Before the agent closes its sockets (see core/ctx-mux.h). */
+  GMainContext *nice_context = NULL;
+  if (ice->nice_context != NULL) {
+    nice_context = g_main_context_ref(chorus_sub_context_get_context(ice->nice_context));
+    chorus_sub_context_free(ice->nice_context);
+  }
   if (ice->agent != NULL) {
     g_signal_handlers_disconnect_by_data(ice->agent, ice);
     if (ice->stream_id != 0)
-      nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID, ice->context, NULL, NULL);
+      nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID, nice_context, NULL, NULL);
     g_object_unref(ice->agent);
   }
+  if (nice_context != NULL)
+    g_main_context_unref(nice_context);
   pending_send_clear(ice, FALSE);
   g_ptr_array_unref(ice->local_candidates);
   g_ptr_array_unref(ice->pending_remote);
@@ -503,6 +527,7 @@ chorus_ice_gather(ChorusIce *ice, GError **error)
       g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "ice: gathering failed");
     return ok;
   }
+  nice_sync(ice);
   if (!ok) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL,
                 "ice: cannot gather candidates (no usable local address or port)");
@@ -550,6 +575,7 @@ chorus_ice_set_controlling(ChorusIce *ice, gboolean controlling)
     controlling = FALSE;
   ice->controlling = controlling;
   g_object_set(ice->agent, "controlling-mode", controlling, NULL);
+  nice_sync(ice);
 }
 
 gboolean
@@ -598,6 +624,7 @@ add_to_agent(ChorusIce *ice, NiceCandidate *candidate)
     ice->stats.remote_candidates_added++;
   else
     ice->stats.remote_candidates_ignored++;
+  nice_sync(ice);
 }
 
 static gboolean
@@ -625,7 +652,9 @@ chorus_ice_set_remote_credentials(ChorusIce *ice, const char *ufrag, const char 
   if (g_strcmp0(ufrag, ice->remote_ufrag) == 0 && g_strcmp0(pwd, ice->remote_pwd) == 0)
     return TRUE; /* a renegotiation without restart */
 
-  if (!nice_agent_set_remote_credentials(ice->agent, ice->stream_id, ufrag, pwd)) {
+  gboolean set = nice_agent_set_remote_credentials(ice->agent, ice->stream_id, ufrag, pwd);
+  nice_sync(ice);
+  if (!set) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "ice: libnice refused credentials");
     return FALSE;
   }
@@ -645,8 +674,10 @@ chorus_ice_set_remote_credentials(ChorusIce *ice, const char *ufrag, const char 
     else
       g_ptr_array_add(ice->pending_remote, g_steal_pointer(&pending->pdata[i]));
   }
-  if (ice->remote_gathering_done)
+  if (ice->remote_gathering_done) {
     nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream_id);
+    nice_sync(ice);
+  }
   return TRUE;
 }
 
@@ -799,8 +830,10 @@ chorus_ice_set_remote_gathering_done(ChorusIce *ice)
 {
   g_return_if_fail(ice != NULL);
   ice->remote_gathering_done = TRUE;
-  if (ice->remote_ufrag != NULL)
+  if (ice->remote_ufrag != NULL) {
     nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream_id);
+    nice_sync(ice);
+  }
 }
 
 gboolean
@@ -808,7 +841,9 @@ chorus_ice_restart(ChorusIce *ice, GError **error)
 {
   g_return_val_if_fail(ice != NULL, FALSE);
   g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
-  if (!nice_agent_restart_stream(ice->agent, ice->stream_id)) {
+  gboolean restarted = nice_agent_restart_stream(ice->agent, ice->stream_id);
+  nice_sync(ice);
+  if (!restarted) {
     g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL, "ice: restart failed");
     return FALSE;
   }
