@@ -79,6 +79,7 @@ sleep 2
 curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/m0"; c0=$(cpu_ticks); t0=$(date +%s.%N)
 sleep "$duration"
 curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/m1"; c1=$(cpu_ticks); t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }' > "$tmp/wall"
 # Then allocations of the worker threads over 3 s, where uprobes on libc's
 # allocator can be set (root, perf): "no allocation per forwarded packet"
 # is measured, not assumed. A separate window: each probe hit costs a trap.
@@ -95,14 +96,41 @@ if [ -n "$perf_out" ]; then
     echo "bench-forward: perf record failed (needs root)" >&2
 fi
 wait "$load" || true
-out=$("$build/tools/bench/bench-floor" 300000 "$viewers")
+# The paced floor repeats Chorus's traffic shape measured above: incoming
+# packets per second (forwarded / subscribers), packets per sendmmsg call,
+# mean forwarded packet size (from chorus-load's receivers).
+shape=$(python3 - "$tmp" "$viewers" <<'EOP'
+import json, sys
+tmp, viewers = sys.argv[1], int(sys.argv[2])
+def metrics(f):
+    m = {}
+    for line in open(f):
+        if not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            m[k] = float(v)
+    return m
+m0, m1 = metrics(tmp + "/m0"), metrics(tmp + "/m1")
+d = lambda k: m1.get(k, 0) - m0.get(k, 0)
+wall = float(open(tmp + "/wall").read())
+rate = d("chorus_media_rtp_forwarded_total") / wall / max(viewers, 1)
+calls = d("chorus_media_batch_syscalls_total")
+burst = max(1, round(d("chorus_media_batched_packets_total") / calls)) if calls > 0 else 1
+rx = ((json.load(open(tmp + "/report.json")).get("roles") or {}).get("viewer") or {}).get("received", {})
+pk = sum(rx.get(k, {}).get("packets", 0) for k in ("audio", "video"))
+by = sum(rx.get(k, {}).get("bytes", 0) for k in ("audio", "video"))
+size = round(by / pk) if pk else 1200
+print("%.1f %d %d" % (rate, burst, size))
+EOP
+)
+out=$("$build/tools/bench/bench-floor" 300000 "$viewers" $shape 5)
 drained=$(echo "$out" | awk '/drained/ { print $2 }')
 dropped=$(echo "$out" | awk '/dropped/ { print $2 }')
+paced=$(echo "$out" | awk '/paced/ { print $2 }')
 
-python3 - "$tmp" "$c0" "$c1" "$t0" "$t1" "$drained" "$dropped" "$hosts" "$viewers" "$(getconf CLK_TCK)" "${allocs:-none}" \
+python3 - "$tmp" "$c0" "$c1" "$t0" "$t1" "$drained" "$dropped" "$paced" "$shape" "$hosts" "$viewers" "$(getconf CLK_TCK)" "${allocs:-none}" \
   "$([ "$direct" = true ] && echo "direct send" || echo "nice_agent_send")$([ "$batch" = true ] && [ "$direct" = true ] && echo ", sendmmsg batches" || true)" <<'EOP'
 import json, re, sys
-tmp, c0, c1, t0, t1, drained, dropped, hosts, viewers, hz, allocs, path = sys.argv[1:]
+tmp, c0, c1, t0, t1, drained, dropped, paced, shape, hosts, viewers, hz, allocs, path = sys.argv[1:]
 def metrics(f):
     m = {}
     for line in open(f):
@@ -146,6 +174,9 @@ print("  %-52s %12.0f ns" % ("floor, %s receivers reading (copy+rewrite+SRTP-GCM
 print("  %-52s %12.0f ns" % ("floor, packets dropped at a full socket", float(dropped)))
 print("  %-52s %12.2f x" % ("chorus / floor (receivers reading)", per_ns / float(drained)))
 print("  %-52s %12.2f x" % ("chorus / floor (dropped)", per_ns / float(dropped)))
+rate, burst, size = shape.split()
+print("  %-52s %12.0f ns" % ("floor, Chorus's traffic shape (%s/s x %s, %s per call, %s B)" % (rate, viewers, burst, size), float(paced)))
+print("  %-52s %12.2f x" % ("chorus / floor (same traffic shape)", per_ns / float(paced)))
 print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (read -> sent)", pct(0.5), pct(0.99)))
 calls = d("chorus_media_batch_syscalls_total")
 if calls > 0:

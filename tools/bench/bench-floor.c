@@ -14,9 +14,18 @@
  * - "dropped": one sink nobody reads; once its buffer is full the kernel
  *   drops at enqueue after the sender's work (no wake-up). This is the
  *   lower bound; it does not happen to a live subscriber.
+ * - "paced" (when a rate is given): the same work in the shape of Chorus's
+ *   traffic: one sending socket per destination (a PeerConnection's own
+ *   port), each incoming packet fanned out to every sink, @burst packets
+ *   per sendmmsg call, @rate incoming packets per second with the sender
+ *   sleeping in between, and the reader asleep until data arrives (so each
+ *   burst pays for waking it, as a real subscriber's does). bench-forward.sh
+ *   passes the rate, batch and mean packet size it measured from Chorus.
+ *   Still no receive path, no RTCP, no timers: the floor of the same work.
  *
- *   bench-floor [packets] [sinks]
- *   prints "floor_drained_ns_per_packet N" and "floor_dropped_ns_per_packet N" */
+ *   bench-floor [packets] [sinks] [rate burst bytes seconds]
+ *   prints "floor_drained_ns_per_packet N", "floor_dropped_ns_per_packet N"
+ *   and, with a rate, "floor_paced_ns_per_packet N" */
 #include <arpa/inet.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -146,6 +155,69 @@ run(int src, Sink *to, guint count, long n)
   return (thread_cpu_s() - t0) / n * 1e9;
 }
 
+/* Chorus's traffic shape (see the top): returns CPU ns per packet sent. */
+static double
+run_paced(Sink *to, guint count, double rate, guint burst, guint size, double seconds)
+{
+  burst = CLAMP(burst, 1, BATCH);
+  size = CLAMP(size, 12, PKT);
+  int *src = g_new(int, count);
+  for (guint i = 0; i < count; i++) {
+    src[i] = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (src[i] < 0 || bind(src[i], (struct sockaddr *)&a, sizeof(a)) != 0) {
+      perror("bench-floor: source socket");
+      exit(1);
+    }
+  }
+  guint8 template[PKT] = { 0x80, 96 };
+  for (int i = 12; i < PKT; i++)
+    template[i] = (guint8)i;
+  static guint8 bufs[BATCH][PKT + CHORUS_SRTP_MAX_RTP_OVERHEAD];
+  struct iovec iov[BATCH];
+  struct mmsghdr msgs[BATCH];
+  long period_ns = (long)(burst / rate * 1e9);
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  long sent = 0, bursts = (long)(seconds * rate / burst);
+  double t0 = thread_cpu_s();
+  for (long k = 0; k < bursts; k++) {
+    for (guint i = 0; i < count; i++) {
+      for (guint b = 0; b < burst; b++) {
+        guint8 *p = bufs[b];
+        memcpy(p, template, size);
+        chorus_rtp_write16(p + 2, (guint16)(k * burst + b));
+        chorus_rtp_write32(p + 4, (guint32)(k * 3000));
+        chorus_rtp_write32(p + 8, 0x12345678);
+        gsize len = size;
+        if (chorus_srtp_protect_rtp(to[i].srtp, p, &len, sizeof(bufs[b])) != CHORUS_SRTP_OK) {
+          fprintf(stderr, "bench-floor: protect failed\n");
+          exit(1);
+        }
+        iov[b] = (struct iovec){ p, len };
+        msgs[b] = (struct mmsghdr){ .msg_hdr = { .msg_name = &to[i].addr, .msg_namelen = sizeof(to[i].addr),
+                                                 .msg_iov = &iov[b], .msg_iovlen = 1 } };
+      }
+      if (sendmmsg(src[i], msgs, burst, 0) < 0) {
+        perror("bench-floor: sendmmsg");
+        exit(1);
+      }
+      sent += burst;
+    }
+    next.tv_nsec += period_ns;
+    while (next.tv_nsec >= 1000000000L) {
+      next.tv_nsec -= 1000000000L;
+      next.tv_sec++;
+    }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+  }
+  double ns = sent > 0 ? (thread_cpu_s() - t0) / sent * 1e9 : 0;
+  for (guint i = 0; i < count; i++)
+    close(src[i]);
+  g_free(src);
+  return ns;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -157,6 +229,10 @@ main(int argc, char **argv)
     sink_open(&sinks[i], FALSE);
   GThread *drainer = g_thread_new("drain", drain_thread, NULL);
   double drained = run(src, sinks, n_sinks, n);
+  double paced = -1;
+  if (argc > 3 && atof(argv[3]) > 0)
+    paced = run_paced(sinks, n_sinks, atof(argv[3]), argc > 4 ? (guint)atoi(argv[4]) : 1,
+                      argc > 5 ? (guint)atoi(argv[5]) : PKT, argc > 6 ? atof(argv[6]) : 5.0);
   draining = FALSE;
   g_thread_join(drainer);
 
@@ -166,5 +242,7 @@ main(int argc, char **argv)
 
   printf("floor_drained_ns_per_packet %.0f\n", drained);
   printf("floor_dropped_ns_per_packet %.0f\n", dropped);
+  if (paced >= 0)
+    printf("floor_paced_ns_per_packet %.0f\n", paced);
   return 0;
 }
