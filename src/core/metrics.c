@@ -81,8 +81,9 @@ chorus_metrics_append_header(GString *out, const char *name, const char *type, c
   g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void
-append_counter(GString *out, const char *name, const char *type, const char *help, gint64 v)
+void
+chorus_metrics_append_sample(GString *out, const char *name, const char *type, const char *help,
+                             gint64 v)
 {
   chorus_metrics_append_header(out, name, type, help);
   g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", name, v);
@@ -116,20 +117,20 @@ char *
 chorus_metrics_render(void)
 {
   GString *out = g_string_new(NULL);
-  append_counter(out, "chorus_connections_total", "counter",
+  chorus_metrics_append_sample(out, "chorus_connections_total", "counter",
                  "WebSocket connections accepted since start.",
                  chorus_metrics_get(CHORUS_METRIC_CONNECTIONS_TOTAL));
-  append_counter(out, "chorus_connections", "gauge", "WebSocket connections open now.",
+  chorus_metrics_append_sample(out, "chorus_connections", "gauge", "WebSocket connections open now.",
                  chorus_metrics_get(CHORUS_METRIC_CONNECTIONS_OPEN));
-  append_counter(out, "chorus_messages_received_total", "counter",
+  chorus_metrics_append_sample(out, "chorus_messages_received_total", "counter",
                  "Signaling frames received.", chorus_metrics_get(CHORUS_METRIC_MESSAGES_RECEIVED));
-  append_counter(out, "chorus_messages_sent_total", "counter",
+  chorus_metrics_append_sample(out, "chorus_messages_sent_total", "counter",
                  "Signaling frames sent (replies and notifications).",
                  chorus_metrics_get(CHORUS_METRIC_MESSAGES_SENT));
-  append_counter(out, "chorus_requests_rate_limited_total", "counter",
+  chorus_metrics_append_sample(out, "chorus_requests_rate_limited_total", "counter",
                  "Requests refused by a rate limit.",
                  chorus_metrics_get(CHORUS_METRIC_REQUESTS_RATE_LIMITED));
-  append_counter(out, "chorus_auth_failures_total", "counter",
+  chorus_metrics_append_sample(out, "chorus_auth_failures_total", "counter",
                  "Rejected tokens (forged, expired, wrong room).",
                  chorus_metrics_get(CHORUS_METRIC_AUTH_FAILURES));
 

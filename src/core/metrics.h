@@ -40,5 +40,7 @@ char *chorus_metrics_render(void);
 /* Helpers for collectors: "# HELP", "# TYPE" and one sample. */
 void chorus_metrics_append_header(GString *out, const char *name, const char *type,
                                   const char *help);
+void chorus_metrics_append_sample(GString *out, const char *name, const char *type,
+                                  const char *help, gint64 value);
 
 G_END_DECLS

@@ -149,9 +149,8 @@ collect(GString *out, gpointer user_data)
 {
   ChorusMediaEngine *engine = user_data;
   for (guint i = 0; i < MEDIA_COUNTER_N_; i++) {
-    chorus_metrics_append_header(out, counter_info[i].name, "counter", counter_info[i].help);
-    g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", counter_info[i].name,
-                           __atomic_load_n(&engine->counters[i], __ATOMIC_RELAXED));
+    chorus_metrics_append_sample(out, counter_info[i].name, "counter", counter_info[i].help,
+                                 __atomic_load_n(&engine->counters[i], __ATOMIC_RELAXED));
   }
   chorus_metrics_append_header(out, "chorus_media_forward_delay_us", "histogram",
                                "Time from reading a publisher's packet to sending it to a subscriber (us; with [media] batch_send, to queueing it: the batch goes out before the worker polls again).");
@@ -169,24 +168,23 @@ collect(GString *out, gpointer user_data)
   g_string_append_printf(out, "chorus_media_forward_delay_us_count %" G_GINT64_FORMAT "\n", cumulative);
   ChorusSendBatchStats batch;
   chorus_send_batch_get_totals(&batch);
-  chorus_metrics_append_header(out, "chorus_media_batched_packets_total", "counter",
-                               "Media packets sent through the per-worker sendmmsg batches.");
-  g_string_append_printf(out, "chorus_media_batched_packets_total %" G_GUINT64_FORMAT "\n", batch.packets);
-  chorus_metrics_append_header(out, "chorus_media_batch_syscalls_total", "counter",
-                               "sendmmsg calls made by the batches (packets / calls = mean batch).");
-  g_string_append_printf(out, "chorus_media_batch_syscalls_total %" G_GUINT64_FORMAT "\n", batch.syscalls);
+  chorus_metrics_append_sample(out, "chorus_media_batched_packets_total", "counter",
+                               "Media packets sent through the per-worker sendmmsg batches.",
+                               (gint64)batch.packets);
+  chorus_metrics_append_sample(out, "chorus_media_batch_syscalls_total", "counter",
+                               "sendmmsg calls made by the batches (packets / calls = mean batch).",
+                               (gint64)batch.syscalls);
   ChorusSubContextStats ctx;
   chorus_sub_context_get_totals(&ctx);
-  chorus_metrics_append_header(out, "chorus_ice_context_services_total", "counter",
-                               "Iterations of the ICE agents' own contexts (socket readiness or a due libnice timer).");
-  g_string_append_printf(out, "chorus_ice_context_services_total %" G_GUINT64_FORMAT "\n", ctx.services);
-  chorus_metrics_append_header(out, "chorus_ice_context_timer_wakeups_total", "counter",
-                               "ICE agent context iterations started by a due timer alone.");
-  g_string_append_printf(out, "chorus_ice_context_timer_wakeups_total %" G_GUINT64_FORMAT "\n", ctx.timer_wakeups);
-  chorus_metrics_append_header(out, "chorus_media_peers_connected", "gauge",
-                               "PeerConnections with DTLS established.");
-  g_string_append_printf(out, "chorus_media_peers_connected %d\n",
-                         g_atomic_int_get(&engine->peers_connected));
+  chorus_metrics_append_sample(out, "chorus_ice_context_services_total", "counter",
+                               "Iterations of the ICE agents' own contexts (socket readiness or a due libnice timer).",
+                               (gint64)ctx.services);
+  chorus_metrics_append_sample(out, "chorus_ice_context_timer_wakeups_total", "counter",
+                               "ICE agent context iterations started by a due timer alone.",
+                               (gint64)ctx.timer_wakeups);
+  chorus_metrics_append_sample(out, "chorus_media_peers_connected", "gauge",
+                               "PeerConnections with DTLS established.",
+                               g_atomic_int_get(&engine->peers_connected));
 }
 
 void

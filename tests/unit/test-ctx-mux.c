@@ -12,7 +12,6 @@
 #include "core/ctx-mux.h"
 
 typedef struct {
-  gint fd;
   guint reads;
   guint fires;
   ChorusSubContext *free_me;
@@ -57,6 +56,36 @@ pair(gint fds[2])
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), 0);
 }
 
+/* A socket pair whose first end a sub-context watches. */
+typedef struct {
+  gint fds[2];
+  GSource *source;
+  Counter c;
+} Watched;
+
+static void
+watched_open(Watched *w, ChorusSubContext *sub)
+{
+  pair(w->fds);
+  w->source = watch(sub, w->fds[0], &w->c);
+  chorus_sub_context_sync(sub);
+}
+
+static void
+poke(Watched *w)
+{
+  ck_assert_int_eq(send(w->fds[1], "x", 1, 0), 1);
+}
+
+static void
+watched_close(Watched *w)
+{
+  g_source_destroy(w->source);
+  g_source_unref(w->source);
+  close(w->fds[0]);
+  close(w->fds[1]);
+}
+
 static gboolean
 on_give_up(gpointer data)
 {
@@ -99,23 +128,17 @@ START_TEST(test_socket_readiness_dispatched_from_parent)
 {
   GMainContext *parent = g_main_context_new();
   ChorusSubContext *sub = chorus_sub_context_new(parent);
-  gint fds[2];
-  pair(fds);
-  Counter c = { 0 };
-  GSource *s = watch(sub, fds[0], &c);
-  chorus_sub_context_sync(sub);
-  ck_assert_int_eq(send(fds[1], "x", 1, 0), 1);
-  run_until(parent, &c.reads, 1);
-  ck_assert_int_eq(send(fds[1], "y", 1, 0), 1);
-  run_until(parent, &c.reads, 2);
+  Watched w = { 0 };
+  watched_open(&w, sub);
+  poke(&w);
+  run_until(parent, &w.c.reads, 1);
+  poke(&w);
+  run_until(parent, &w.c.reads, 2);
   /* The sub-context is not left owned by anyone. */
   ck_assert(g_main_context_acquire(chorus_sub_context_get_context(sub)));
   g_main_context_release(chorus_sub_context_get_context(sub));
-  g_source_destroy(s);
-  g_source_unref(s);
+  watched_close(&w);
   chorus_sub_context_free(sub);
-  close(fds[0]);
-  close(fds[1]);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -156,20 +179,14 @@ START_TEST(test_source_attached_inside_dispatch_needs_no_sync)
 {
   GMainContext *parent = g_main_context_new();
   ChorusSubContext *sub = chorus_sub_context_new(parent);
-  gint fds[2];
-  pair(fds);
-  Counter c = { .attach_to = sub };
-  GSource *s = g_unix_fd_source_new(fds[0], G_IO_IN);
-  g_source_set_callback(s, G_SOURCE_FUNC(on_readable_attach_timer), &c, NULL);
-  g_source_attach(s, chorus_sub_context_get_context(sub));
-  g_source_unref(s);
-  chorus_sub_context_sync(sub);
-  ck_assert_int_eq(send(fds[1], "x", 1, 0), 1);
-  run_until(parent, &c.reads, 1);
-  run_until(parent, &c.fires, 1); /* the timer attached by the callback */
+  Watched w = { .c.attach_to = sub };
+  watched_open(&w, sub);
+  g_source_set_callback(w.source, G_SOURCE_FUNC(on_readable_attach_timer), &w.c, NULL);
+  poke(&w);
+  run_until(parent, &w.c.reads, 1);
+  run_until(parent, &w.c.fires, 1); /* the timer attached by the callback */
+  watched_close(&w);
   chorus_sub_context_free(sub);
-  close(fds[0]);
-  close(fds[1]);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -179,34 +196,23 @@ START_TEST(test_free_from_own_dispatch)
   GMainContext *parent = g_main_context_new();
   ChorusSubContext *keep = chorus_sub_context_new(parent);
   ChorusSubContext *sub = chorus_sub_context_new(parent);
-  gint a[2], b[2];
-  pair(a);
-  pair(b);
-  Counter ca = { 0 }, cb = { 0 };
-  ca.free_me = sub;
-  GSource *sa = watch(sub, a[0], &ca);
-  GSource *sb = watch(keep, b[0], &cb);
-  chorus_sub_context_sync(sub);
-  chorus_sub_context_sync(keep);
-  ck_assert_int_eq(send(a[1], "x", 1, 0), 1);
-  ck_assert_int_eq(send(b[1], "x", 1, 0), 1);
-  run_until(parent, &ca.reads, 1);
-  run_until(parent, &cb.reads, 1);
-  ck_assert_ptr_null(ca.free_me);
+  Watched a = { .c.free_me = sub }, b = { 0 };
+  watched_open(&a, sub);
+  watched_open(&b, keep);
+  poke(&a);
+  poke(&b);
+  run_until(parent, &a.c.reads, 1);
+  run_until(parent, &b.c.reads, 1);
+  ck_assert_ptr_null(a.c.free_me);
   /* The freed one is gone, the other still serviced. */
-  ck_assert_int_eq(send(a[1], "x", 1, 0), 1);
-  ck_assert_int_eq(send(b[1], "x", 1, 0), 1);
-  run_until(parent, &cb.reads, 2);
+  poke(&a);
+  poke(&b);
+  run_until(parent, &b.c.reads, 2);
   drain(parent);
-  ck_assert_uint_eq(ca.reads, 1);
-  g_source_unref(sa);
-  g_source_destroy(sb);
-  g_source_unref(sb);
+  ck_assert_uint_eq(a.c.reads, 1);
+  watched_close(&a);
+  watched_close(&b);
   chorus_sub_context_free(keep);
-  close(a[0]);
-  close(a[1]);
-  close(b[0]);
-  close(b[1]);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -218,31 +224,22 @@ START_TEST(test_descriptor_number_reused)
    * new one. */
   GMainContext *parent = g_main_context_new();
   ChorusSubContext *sub = chorus_sub_context_new(parent);
-  gint fds[2];
-  pair(fds);
-  Counter c = { 0 };
-  GSource *s = watch(sub, fds[0], &c);
-  chorus_sub_context_sync(sub);
-  gint old = fds[0];
-  g_source_destroy(s);
-  g_source_unref(s);
-  close(fds[0]);
-  close(fds[1]);
-  pair(fds);
-  if (fds[0] != old) { /* make it land on the old number */
-    ck_assert_int_eq(dup2(fds[0], old), old);
-    close(fds[0]);
-    fds[0] = old;
+  Watched w = { 0 };
+  watched_open(&w, sub);
+  gint old = w.fds[0];
+  watched_close(&w);
+  pair(w.fds);
+  if (w.fds[0] != old) { /* make it land on the old number */
+    ck_assert_int_eq(dup2(w.fds[0], old), old);
+    close(w.fds[0]);
+    w.fds[0] = old;
   }
-  s = watch(sub, fds[0], &c);
+  w.source = watch(sub, w.fds[0], &w.c);
   chorus_sub_context_sync(sub);
-  ck_assert_int_eq(send(fds[1], "x", 1, 0), 1);
-  run_until(parent, &c.reads, 1);
-  g_source_destroy(s);
-  g_source_unref(s);
+  poke(&w);
+  run_until(parent, &w.c.reads, 1);
+  watched_close(&w);
   chorus_sub_context_free(sub);
-  close(fds[0]);
-  close(fds[1]);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -252,33 +249,26 @@ START_TEST(test_only_ready_ones_serviced)
   enum { N = 200 };
   GMainContext *parent = g_main_context_new();
   ChorusSubContext *subs[N];
-  gint fds[N][2];
-  Counter c[N];
-  GSource *src[N];
+  Watched *w = g_new0(Watched, N);
   for (int i = 0; i < N; i++) {
     subs[i] = chorus_sub_context_new(parent);
-    pair(fds[i]);
-    c[i] = (Counter){ 0 };
-    src[i] = watch(subs[i], fds[i][0], &c[i]);
-    chorus_sub_context_sync(subs[i]);
+    watched_open(&w[i], subs[i]);
   }
   drain(parent);
   guint64 before = services();
-  ck_assert_int_eq(send(fds[137][1], "x", 1, 0), 1);
-  run_until(parent, &c[137].reads, 1);
+  poke(&w[137]);
+  run_until(parent, &w[137].c.reads, 1);
   drain(parent);
   /* One packet, one sub-context iteration: not one per sub-context, and
    * not a second one for GLib's own wake-up writes around the dispatch. */
   ck_assert_uint_eq(services() - before, 1);
   for (int i = 0; i < N; i++) {
     if (i != 137)
-      ck_assert_uint_eq(c[i].reads, 0);
-    g_source_destroy(src[i]);
-    g_source_unref(src[i]);
+      ck_assert_uint_eq(w[i].c.reads, 0);
+    watched_close(&w[i]);
     chorus_sub_context_free(subs[i]);
-    close(fds[i][0]);
-    close(fds[i][1]);
   }
+  g_free(w);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -293,18 +283,12 @@ START_TEST(test_parent_source_goes_with_last_sub)
   ck_assert(!g_main_context_iteration(parent, FALSE));
   /* And a new one works again. */
   sub = chorus_sub_context_new(parent);
-  gint fds[2];
-  pair(fds);
-  Counter c = { 0 };
-  GSource *s = watch(sub, fds[0], &c);
-  chorus_sub_context_sync(sub);
-  ck_assert_int_eq(send(fds[1], "x", 1, 0), 1);
-  run_until(parent, &c.reads, 1);
-  g_source_destroy(s);
-  g_source_unref(s);
+  Watched w = { 0 };
+  watched_open(&w, sub);
+  poke(&w);
+  run_until(parent, &w.c.reads, 1);
+  watched_close(&w);
   chorus_sub_context_free(sub);
-  close(fds[0]);
-  close(fds[1]);
   g_main_context_unref(parent);
 }
 END_TEST
