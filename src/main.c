@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "chorus-build-config.h"
 #include "core/config.h"
@@ -113,6 +114,30 @@ cmd_token(int argc, char **argv)
   return 0;
 }
 
+/* Each PeerConnection holds two descriptors (its UDP socket and its ICE
+ * agent's context's eventfd), each WebSocket one: the usual soft limit of
+ * 1024 stops a room near 500 listeners. Take what the hard limit allows. */
+static void
+raise_fd_limit(void)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      rl.rlim_cur = was;
+  }
+  if (rl.rlim_cur < 8192)
+    g_warning("open files limit is %lu: about %lu PeerConnections at most; raise the hard limit "
+              "(ulimit -Hn, LimitNOFILE= in a systemd unit)",
+              (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_cur / 2);
+  else
+    g_info("open files limit: %lu", (unsigned long)rl.rlim_cur);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -167,6 +192,7 @@ main(int argc, char **argv)
     return 0;
   }
   chorus_log_init(level);
+  raise_fd_limit();
 
   if (dev) {
     config->allow_dev_unauthenticated = TRUE;
