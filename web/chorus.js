@@ -425,6 +425,10 @@ export class Participant extends Emitter {
     this.id = r.participant;
     this.room = r.room;
     this.role = r.role;
+    /** The room's kind ('voice' | 'live'). */
+    this.kind = r.kind;
+    /** Our own participant entry (kind-specific fields such as `seat`). */
+    this.self = r.self || { participant: r.participant, role: r.role };
     this.resumeKey = r.resume_key;
     this.iceServers = r.ice_servers || [];
     this.participants = new Map((r.participants || []).map((p) => [p.participant, p]));
@@ -775,11 +779,16 @@ export class Participant extends Emitter {
         const merged = { ...old, ...params };
         delete merged.to;
         delete merged.room;
-        if (params.participant === this.id) this.role = params.role ?? this.role;
-        else this.participants.set(params.participant, merged);
+        if (params.participant === this.id) {
+          this.role = params.role ?? this.role;
+          this.self = { ...this.self, ...merged };
+        } else {
+          this.participants.set(params.participant, merged);
+        }
         break;
       }
       case 'participant.left':
+        if (params.participant === this.id) break; // we were kicked: closed below
         this.participants.delete(params.participant);
         for (const [id, t] of this.tracks) if (t.participant === params.participant) this.tracks.delete(id);
         break;
@@ -795,6 +804,11 @@ export class Participant extends Emitter {
       case 'track.unpublished':
         this.tracks.delete(params.track);
         break;
+      case 'track.updated': {
+        const t = this.tracks.get(params.track);
+        if (t && typeof params.muted === 'boolean') t.muted = params.muted;
+        break;
+      }
       case 'offer':
         this._onOffer(params);
         break;
@@ -807,6 +821,7 @@ export class Participant extends Emitter {
     this._emit('notification', method, params);
     this._emit(method, params);
     if (method === 'room.closed') this._teardown('room_closed');
+    else if (method === 'participant.left' && params.participant === this.id) this._teardown(params.reason || 'left');
   }
 
   _teardown(reason) {

@@ -166,6 +166,20 @@ try {
     }
   }, { dependent: true });
 
+  await h.check('P mutes and unmutes its audio: S\'s session shows it (track.updated)', async () => {
+    const audio = published.find((x) => x.kind === 'audio').track;
+    const mutedOnS = () => ok(S, 'return t.sessions.viewer.tracks.get(arg).muted', audio);
+    assertEqual(await mutedOnS(), false, 'before');
+    await ok(P, 'return t.sessions.host.muteTrack(arg, true)', audio);
+    await S.waitForFunction((id) => window.t.sessions.viewer.tracks.get(id).muted === true, audio,
+      { timeout: MEDIA_TIMEOUT_MS });
+    await ok(P, 'return t.sessions.host.muteTrack(arg, false)', audio);
+    await S.waitForFunction((id) => window.t.sessions.viewer.tracks.get(id).muted === false, audio,
+      { timeout: MEDIA_TIMEOUT_MS });
+    assertEqual(await ok(S, 'return [t.sessions.viewer.kind, t.sessions.viewer.self.role]'), ['live', 'audience'],
+      'kind and self from the join result');
+  }, { dependent: true });
+
   await h.screenshot(S, 'subscriber');
   await h.check('P and S leave; the room is destroyed', async () => {
     await ok(S, 'if (t.sessions.viewer) await t.sessions.viewer.leave()');

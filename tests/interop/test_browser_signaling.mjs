@@ -219,6 +219,17 @@ try {
     await waitEvent(A, 'alice2', 'participant.joined', { identity: 'frank' });
   });
 
+  await h.check('alice kicks frank: his session closes with reason kicked, the others see him go', async () => {
+    const frank = await ok(B, 'return t.sessions.frank.id');
+    assertEqual(await ok(B, 'return [t.sessions.frank.kind, t.sessions.frank.self.participant === t.sessions.frank.id]'),
+      ['voice', true], 'kind and self from the join result');
+    await ok(A, 'return t.sessions.alice2.call("voice.kick", {target: arg})', frank);
+    await waitEvent(B, 'frank', 'closed', { reason: 'kicked' });
+    assertEqual(await ok(B, 'return t.clients.f.sessions.length'), 0, 'frank\'s client keeps no session');
+    await waitEvent(A, 'alice2', 'participant.left', { participant: frank, reason: 'kicked' });
+    assert(!(await ok(A, 'return t.sessions.alice2.participants.has(arg)', frank)), 'frank still in alice\'s list');
+  });
+
   await h.check('a token with a bad signature fails connect() with -32001', async () => {
     const token = h.mintToken({ identity: 'eve', room: room2 });
     const forged = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
@@ -257,7 +268,7 @@ try {
     await D.click('#connect');
     await D.waitForSelector('#status:text-is("connected")', { timeout: EVENT_TIMEOUT_MS });
     await D.click('#rooms');
-    await D.waitForSelector(`#roomlist:has-text("${room2} (voice, 3)")`, { timeout: EVENT_TIMEOUT_MS });
+    await D.waitForSelector(`#roomlist:has-text("${room2} (voice, 2)")`, { timeout: EVENT_TIMEOUT_MS });
     await D.fill('#room', room2);
     await D.fill('#identity', 'demo-user');
     await D.click('#join');
