@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "core/error.h"
 
 #define MAX_EVENTS 64
 #define NO_HEAP G_MAXUINT
@@ -412,8 +415,16 @@ static GSourceFuncs mux_funcs = {
   .finalize = mux_finalize,
 };
 
+static void
+set_fd_error(GError **error, const char *what, int err)
+{
+  g_set_error(error, CHORUS_ERROR, CHORUS_ERROR_INTERNAL,
+              "%s: %s%s", what, g_strerror(err),
+              err == EMFILE || err == ENFILE ? " (raise the open files limit: ulimit -n, LimitNOFILE=)" : "");
+}
+
 static Mux *
-mux_get(GMainContext *parent)
+mux_get(GMainContext *parent, GError **error)
 {
   g_mutex_lock(&registry_lock);
   if (registry == NULL)
@@ -421,8 +432,11 @@ mux_get(GMainContext *parent)
   Mux *m = g_hash_table_lookup(registry, parent);
   if (m == NULL) {
     gint epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0)
-      g_error("ctx-mux: epoll_create1: %s", g_strerror(errno));
+    if (epfd < 0) {
+      set_fd_error(error, "cannot create an epoll set", errno);
+      g_mutex_unlock(&registry_lock);
+      return NULL;
+    }
     m = (Mux *)g_source_new(&mux_funcs, sizeof(Mux));
     m->parent = parent;
     m->epfd = epfd;
@@ -463,11 +477,25 @@ mux_unregister(Mux *m)
 /* ---- public ---- */
 
 ChorusSubContext *
-chorus_sub_context_new(GMainContext *parent)
+chorus_sub_context_new(GMainContext *parent, GError **error)
 {
   g_return_val_if_fail(parent != NULL, NULL);
+  /* GLib aborts the process when a new context cannot get its wake-up
+   * eventfd: make sure one is there (a descriptor taken by another thread
+   * between the probe and GLib's own is the remaining window). */
+  gint probe = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (probe < 0) {
+    set_fd_error(error, "cannot create an ICE agent's context", errno);
+    return NULL;
+  }
+  Mux *m = mux_get(parent, error);
+  if (m == NULL) {
+    close(probe);
+    return NULL;
+  }
   ChorusSubContext *sub = g_new0(ChorusSubContext, 1);
-  sub->mux = mux_get(parent);
+  sub->mux = m;
+  close(probe);
   sub->context = g_main_context_new();
   sub->regs = g_ptr_array_new();
   sub->deadline_us = -1;

@@ -29,7 +29,9 @@ G_BEGIN_DECLS
 
 typedef struct _ChorusSubContext ChorusSubContext;
 
-ChorusSubContext *chorus_sub_context_new(GMainContext *parent);
+/* NULL with @error when out of file descriptors (the sub-context needs an
+ * eventfd, the first one of a parent an epoll set too). */
+ChorusSubContext *chorus_sub_context_new(GMainContext *parent, GError **error);
 
 /* The sub-context's GMainContext (owned by the sub-context; ref it to keep
  * it beyond chorus_sub_context_free()). */

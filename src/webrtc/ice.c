@@ -424,7 +424,11 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
   ice->pending_remote = g_ptr_array_new_with_free_func(pending_candidate_free);
   g_queue_init(&ice->pending_send);
 
-  ice->nice_context = chorus_sub_context_new(context);
+  ice->nice_context = chorus_sub_context_new(context, error);
+  if (ice->nice_context == NULL) {
+    ice_destroy(ice);
+    return NULL;
+  }
   GMainContext *nice_context = chorus_sub_context_get_context(ice->nice_context);
   ice->agent = nice_agent_new_full(nice_context, NICE_COMPATIBILITY_RFC5245, options);
   /* stun-pacing-timer: libnice paces its checks 20 ms apart by default, so

@@ -6,6 +6,8 @@
 #include <check.h>
 #include <glib-unix.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -127,7 +129,7 @@ drain(GMainContext *parent)
 START_TEST(test_socket_readiness_dispatched_from_parent)
 {
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   Watched w = { 0 };
   watched_open(&w, sub);
   poke(&w);
@@ -146,7 +148,7 @@ END_TEST
 START_TEST(test_timer_fires_on_time)
 {
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   Counter c = { 0 };
   GSource *t = g_timeout_source_new(30);
   g_source_set_callback(t, on_timer, &c, NULL);
@@ -178,7 +180,7 @@ on_readable_attach_timer(gint fd, GIOCondition cond, gpointer data)
 START_TEST(test_source_attached_inside_dispatch_needs_no_sync)
 {
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   Watched w = { .c.attach_to = sub };
   watched_open(&w, sub);
   g_source_set_callback(w.source, G_SOURCE_FUNC(on_readable_attach_timer), &w.c, NULL);
@@ -194,8 +196,8 @@ END_TEST
 START_TEST(test_free_from_own_dispatch)
 {
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *keep = chorus_sub_context_new(parent);
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *keep = chorus_sub_context_new(parent, NULL);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   Watched a = { .c.free_me = sub }, b = { 0 };
   watched_open(&a, sub);
   watched_open(&b, keep);
@@ -223,7 +225,7 @@ START_TEST(test_descriptor_number_reused)
    * does this on restarts): epoll forgot the old one; a sync watches the
    * new one. */
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   Watched w = { 0 };
   watched_open(&w, sub);
   gint old = w.fds[0];
@@ -251,7 +253,7 @@ START_TEST(test_only_ready_ones_serviced)
   ChorusSubContext *subs[N];
   Watched *w = g_new0(Watched, N);
   for (int i = 0; i < N; i++) {
-    subs[i] = chorus_sub_context_new(parent);
+    subs[i] = chorus_sub_context_new(parent, NULL);
     watched_open(&w[i], subs[i]);
   }
   drain(parent);
@@ -276,19 +278,43 @@ END_TEST
 START_TEST(test_parent_source_goes_with_last_sub)
 {
   GMainContext *parent = g_main_context_new();
-  ChorusSubContext *sub = chorus_sub_context_new(parent);
+  ChorusSubContext *sub = chorus_sub_context_new(parent, NULL);
   chorus_sub_context_free(sub);
   /* Nothing left attached to the parent. */
   ck_assert(!g_main_context_pending(parent));
   ck_assert(!g_main_context_iteration(parent, FALSE));
   /* And a new one works again. */
-  sub = chorus_sub_context_new(parent);
+  sub = chorus_sub_context_new(parent, NULL);
   Watched w = { 0 };
   watched_open(&w, sub);
   poke(&w);
   run_until(parent, &w.c.reads, 1);
   watched_close(&w);
   chorus_sub_context_free(sub);
+  g_main_context_unref(parent);
+}
+END_TEST
+
+START_TEST(test_out_of_descriptors_is_an_error)
+{
+  /* GLib aborts when a context cannot get its eventfd; a sub-context
+   * reports it instead. (Check forks each test: the limit stays here.) */
+  struct rlimit rl;
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_cur = 48;
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  GMainContext *parent = g_main_context_new();
+  ChorusSubContext *subs[64];
+  GError *error = NULL;
+  guint n = 0;
+  while (n < G_N_ELEMENTS(subs) && (subs[n] = chorus_sub_context_new(parent, &error)) != NULL)
+    n++;
+  ck_assert_uint_lt(n, G_N_ELEMENTS(subs));
+  ck_assert_ptr_nonnull(error);
+  ck_assert_msg(strstr(error->message, "open files limit") != NULL, "%s", error->message);
+  g_error_free(error);
+  for (guint i = 0; i < n; i++)
+    chorus_sub_context_free(subs[i]);
   g_main_context_unref(parent);
 }
 END_TEST
@@ -305,6 +331,7 @@ main(void)
   tcase_add_test(tc, test_descriptor_number_reused);
   tcase_add_test(tc, test_only_ready_ones_serviced);
   tcase_add_test(tc, test_parent_source_goes_with_last_sub);
+  tcase_add_test(tc, test_out_of_descriptors_is_an_error);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
