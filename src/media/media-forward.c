@@ -228,13 +228,15 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
   if (part->twcc) {
     /* Every packet of the transport counts, whatever it carries (padding
      * probes, RTX, streams not matched): one unrecorded would be reported
-     * lost and pull the publisher's estimate down. */
+     * lost and pull the publisher's estimate down. At the kernel's arrival
+     * time, not when the worker got to it (webrtc/rx-stamp.h). */
     const guint8 *v;
     gsize n;
     guint16 tseq;
     if (chorus_rtp_packet_find_extension(&pkt, part->twcc_ext_id, &v, &n) &&
         chorus_rtp_twcc_read_ext(v, n, &tseq))
-      chorus_twcc_recorder_handle_packet(part->twcc, tseq, now_us);
+      chorus_twcc_recorder_handle_packet(
+          part->twcc, tseq, part->pub ? chorus_peer_get_arrival_us(part->pub, now_us) : now_us);
   }
   guint layer = 0;
   gboolean rtx = FALSE;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "webrtc/demux.h"
+#include "webrtc/rx-stamp.h"
 
 
 /* Largest datagram we accept or build (an Ethernet MTU plus headroom). */
@@ -78,6 +79,7 @@ set_state(ChorusPeer *peer, ChorusPeerState state, const char *reason)
 }
 
 static void schedule_dtls_timer(ChorusPeer *peer);
+static gboolean direct_path(ChorusPeer *peer);
 
 /* Sends every datagram DTLS has queued, then re-arms its timer. */
 static void
@@ -106,6 +108,9 @@ after_dtls(ChorusPeer *peer, ChorusDtlsState st)
       set_state(peer, CHORUS_PEER_STATE_FAILED, reason);
       return;
     }
+    /* The selected socket now, before media: stamps from its first packet
+     * (see chorus_peer_get_arrival_us). */
+    direct_path(peer);
     set_state(peer, CHORUS_PEER_STATE_CONNECTED, NULL);
   } else if (st == CHORUS_DTLS_STATE_FAILED) {
     g_autofree char *reason =
@@ -232,6 +237,8 @@ on_ice_state(ChorusIce *ice, ChorusIceState state, gpointer user_data)
               "ICE failed: no candidate pair works, or the peer stopped answering consent checks");
   else if (state == CHORUS_ICE_STATE_CONNECTING && peer->state == CHORUS_PEER_STATE_NEW)
     set_state(peer, CHORUS_PEER_STATE_CONNECTING, NULL);
+  else if (state == CHORUS_ICE_STATE_CONNECTED || state == CHORUS_ICE_STATE_READY)
+    direct_path(peer); /* the socket, and its receive stamps, before DTLS and media */
 }
 
 ChorusPeer *
@@ -429,6 +436,17 @@ chorus_peer_get_state(ChorusPeer *peer)
   return peer->state;
 }
 
+gint64
+chorus_peer_get_arrival_us(ChorusPeer *peer, gint64 now_us)
+{
+  /* Media arrives on the selected pair's socket: the stamp there is the
+   * packet's own while it is being handled. */
+  if (!direct_path(peer))
+    return now_us;
+  gint64 t = chorus_rx_stamp_arrival_us(peer->direct_fd, now_us, g_get_real_time());
+  return t < 0 ? now_us : t;
+}
+
 ChorusSrtpProfile
 chorus_peer_get_srtp_profile(ChorusPeer *peer)
 {
@@ -465,6 +483,7 @@ direct_path(ChorusPeer *peer)
   int bytes = PEER_SOCKET_BUFFER_BYTES;
   setsockopt(peer->direct_fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
   setsockopt(peer->direct_fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+  chorus_rx_stamp_enable(peer->direct_fd);
   peer->direct_addr_len = (socklen_t)g_socket_address_get_native_size(remote);
   peer->direct_ready = TRUE;
   return TRUE;

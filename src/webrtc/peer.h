@@ -112,6 +112,11 @@ const char *chorus_peer_get_remote_ufrag(ChorusPeer *peer);
 gboolean chorus_peer_restart_ice(ChorusPeer *peer, GError **error);
 
 ChorusPeerState chorus_peer_get_state(ChorusPeer *peer);
+
+/* When the datagram being handled (call it from the rtp/rtcp callbacks)
+ * reached the socket, on the monotonic clock: the kernel's receive stamp
+ * (see webrtc/rx-stamp.h), @now_us when there is none. */
+gint64 chorus_peer_get_arrival_us(ChorusPeer *peer, gint64 now_us);
 /* The negotiated SRTP profile once CONNECTED. */
 ChorusSrtpProfile chorus_peer_get_srtp_profile(ChorusPeer *peer);
 

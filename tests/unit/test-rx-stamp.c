@@ -1,0 +1,115 @@
+/* Kernel receive stamps: the arrival of a datagram that waited in the
+ * socket is its arrival, not the time it was read. Real loopback UDP; the
+ * only wait is a 5 ms spin between sending and reading. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "webrtc/rx-stamp.h"
+
+static int
+bound_udp(struct sockaddr_in *addr)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  *addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  socklen_t len = sizeof(*addr);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+  return fd;
+}
+
+static void
+send_one(int from, const struct sockaddr_in *to)
+{
+  ck_assert_int_eq(sendto(from, "x", 1, 0, (const struct sockaddr *)to, sizeof(*to)), 1);
+}
+
+static void
+read_one(int fd)
+{
+  char b[8];
+  ck_assert_int_eq(recv(fd, b, sizeof b, 0), 1);
+}
+
+START_TEST(test_queued_datagram_keeps_its_arrival)
+{
+  struct sockaddr_in ra, sa;
+  int rx = bound_udp(&ra), tx = bound_udp(&sa);
+  chorus_rx_stamp_enable(rx);
+  gint64 sent_at = g_get_monotonic_time();
+  send_one(tx, &ra);
+  /* The worker is busy for 5 ms: the datagram waits in the socket. */
+  while (g_get_monotonic_time() - sent_at < 5000)
+    ;
+  read_one(rx);
+  gint64 now = g_get_monotonic_time();
+  gint64 arrival = chorus_rx_stamp_arrival_us(rx, now, g_get_real_time());
+  ck_assert_int_ge(arrival, sent_at - 1000); /* clocks read apart: 1 ms slack */
+  ck_assert_int_le(arrival, sent_at + 2000);
+  ck_assert_int_ge(now - arrival, 4000);
+  close(rx);
+  close(tx);
+}
+END_TEST
+
+START_TEST(test_each_read_has_its_own_stamp)
+{
+  struct sockaddr_in ra, sa;
+  int rx = bound_udp(&ra), tx = bound_udp(&sa);
+  chorus_rx_stamp_enable(rx);
+  send_one(tx, &ra);
+  gint64 mid = g_get_monotonic_time();
+  while (g_get_monotonic_time() - mid < 3000)
+    ;
+  send_one(tx, &ra);
+  read_one(rx);
+  gint64 first = chorus_rx_stamp_arrival_us(rx, g_get_monotonic_time(), g_get_real_time());
+  read_one(rx);
+  gint64 second = chorus_rx_stamp_arrival_us(rx, g_get_monotonic_time(), g_get_real_time());
+  ck_assert_int_gt(first, 0);
+  ck_assert_int_le(first, mid + 1000);
+  ck_assert_int_ge(second - first, 2500);
+  close(rx);
+  close(tx);
+}
+END_TEST
+
+START_TEST(test_stepped_clock_gives_unknown)
+{
+  struct sockaddr_in ra, sa;
+  int rx = bound_udp(&ra), tx = bound_udp(&sa);
+  chorus_rx_stamp_enable(rx);
+  send_one(tx, &ra);
+  read_one(rx);
+  gint64 mono = g_get_monotonic_time(), real = g_get_real_time();
+  ck_assert_int_gt(chorus_rx_stamp_arrival_us(rx, mono, real), 0);
+  /* The real clock stepped back an hour, or forward a minute. */
+  ck_assert_int_eq(chorus_rx_stamp_arrival_us(rx, mono, real - (gint64)3600 * G_USEC_PER_SEC), -1);
+  ck_assert_int_eq(chorus_rx_stamp_arrival_us(rx, mono, real + (gint64)60 * G_USEC_PER_SEC), -1);
+  /* Not a socket. */
+  ck_assert_int_eq(chorus_rx_stamp_arrival_us(-1, mono, real), -1);
+  close(rx);
+  close(tx);
+}
+END_TEST
+
+int
+main(void)
+{
+  Suite *s = suite_create("rx-stamp");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_queued_datagram_keeps_its_arrival);
+  tcase_add_test(tc, test_each_read_has_its_own_stamp);
+  tcase_add_test(tc, test_stepped_clock_gives_unknown);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
