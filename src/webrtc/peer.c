@@ -108,8 +108,9 @@ after_dtls(ChorusPeer *peer, ChorusDtlsState st)
       set_state(peer, CHORUS_PEER_STATE_FAILED, reason);
       return;
     }
-    /* The selected socket now, before media: stamps from its first packet
-     * (see chorus_peer_get_arrival_us). */
+    /* Normally set up when ICE connected (on_ice_state), for receive
+     * stamps from the first media packet; again here in case the selected
+     * pair came after that state (one compare when it is current). */
     direct_path(peer);
     set_state(peer, CHORUS_PEER_STATE_CONNECTED, NULL);
   } else if (st == CHORUS_DTLS_STATE_FAILED) {
