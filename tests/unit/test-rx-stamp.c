@@ -36,11 +36,29 @@ read_one(int fd)
   ck_assert_int_eq(recv(fd, b, sizeof b, 0), 1);
 }
 
+/* The kernel turns stamping on from a work queue when no socket on the
+ * machine had it on yet: datagrams in between carry no stamp (the answer
+ * then is "unknown"). Wait for the first stamped one (bounded). */
+static void
+stamping_on(int rx, int tx, const struct sockaddr_in *ra)
+{
+  chorus_rx_stamp_enable(rx);
+  gint64 until = g_get_monotonic_time() + G_USEC_PER_SEC;
+  for (;;) {
+    send_one(tx, ra);
+    read_one(rx);
+    if (chorus_rx_stamp_arrival_us(rx, g_get_monotonic_time(), g_get_real_time()) >= 0)
+      return;
+    ck_assert_msg(g_get_monotonic_time() < until, "no receive stamps within 1 s of enabling them");
+    g_thread_yield();
+  }
+}
+
 START_TEST(test_queued_datagram_keeps_its_arrival)
 {
   struct sockaddr_in ra, sa;
   int rx = bound_udp(&ra), tx = bound_udp(&sa);
-  chorus_rx_stamp_enable(rx);
+  stamping_on(rx, tx, &ra);
   gint64 sent_at = g_get_monotonic_time();
   send_one(tx, &ra);
   /* The worker is busy for 5 ms: the datagram waits in the socket. */
@@ -61,7 +79,7 @@ START_TEST(test_each_read_has_its_own_stamp)
 {
   struct sockaddr_in ra, sa;
   int rx = bound_udp(&ra), tx = bound_udp(&sa);
-  chorus_rx_stamp_enable(rx);
+  stamping_on(rx, tx, &ra);
   send_one(tx, &ra);
   gint64 mid = g_get_monotonic_time();
   while (g_get_monotonic_time() - mid < 3000)
@@ -83,7 +101,7 @@ START_TEST(test_stepped_clock_gives_unknown)
 {
   struct sockaddr_in ra, sa;
   int rx = bound_udp(&ra), tx = bound_udp(&sa);
-  chorus_rx_stamp_enable(rx);
+  stamping_on(rx, tx, &ra);
   send_one(tx, &ra);
   read_one(rx);
   gint64 mono = g_get_monotonic_time(), real = g_get_real_time();
@@ -101,6 +119,14 @@ END_TEST
 int
 main(void)
 {
+  /* Keep stamping switched on for the whole run: the kernel switches it
+   * off again (from a work queue) when the last socket that wanted it
+   * closes, and each test runs in a forked process whose sockets come and
+   * go; an unstamped datagram in between would fail a check for nothing. */
+  int keep_rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (keep_rx >= 0)
+    chorus_rx_stamp_enable(keep_rx);
+
   Suite *s = suite_create("rx-stamp");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_queued_datagram_keeps_its_arrival);
@@ -111,5 +137,7 @@ main(void)
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
+  if (keep_rx >= 0)
+    close(keep_rx);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
