@@ -117,35 +117,47 @@ drain_thread(gpointer data)
   return NULL;
 }
 
+/* What a forwarder does to one packet for one destination: copy it (the
+ * rewrite's copy), rewrite seq/timestamp/SSRC, SRTP-protect it with the
+ * destination's session; fills the iovec and mmsghdr that send it. */
+static void
+prepare_packet(Sink *s, guint8 *buf, gsize cap, gsize size, guint16 seq, guint32 ts,
+               struct iovec *iov, struct mmsghdr *msg)
+{
+  static guint8 template[PKT];
+  if (template[0] == 0) {
+    template[0] = 0x80;
+    template[1] = 96;
+    for (int i = 12; i < PKT; i++)
+      template[i] = (guint8)i;
+  }
+  memcpy(buf, template, size);
+  chorus_rtp_write16(buf + 2, seq);
+  chorus_rtp_write32(buf + 4, ts);
+  chorus_rtp_write32(buf + 8, 0x12345678);
+  gsize len = size;
+  if (chorus_srtp_protect_rtp(s->srtp, buf, &len, cap) != CHORUS_SRTP_OK) {
+    fprintf(stderr, "bench-floor: protect failed\n");
+    exit(1);
+  }
+  *iov = (struct iovec){ buf, len };
+  *msg = (struct mmsghdr){ .msg_hdr = { .msg_name = &s->addr, .msg_namelen = sizeof(s->addr),
+                                        .msg_iov = iov, .msg_iovlen = 1 } };
+}
+
 /* Sends @n packets round-robin over @sinks[0..count), returns CPU ns per packet. */
 static double
 run(int src, Sink *to, guint count, long n)
 {
-  guint8 template[PKT] = { 0x80, 96 };
-  for (int i = 12; i < PKT; i++)
-    template[i] = (guint8)i;
   static guint8 bufs[BATCH][PKT + CHORUS_SRTP_MAX_RTP_OVERHEAD];
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
   double t0 = thread_cpu_s();
   for (long sent = 0; sent < n;) {
     int k = 0;
-    for (; k < BATCH && sent + k < n; k++) {
-      Sink *s = &to[(sent + k) % count];
-      guint8 *b = bufs[k];
-      memcpy(b, template, PKT);                                /* the rewrite's copy */
-      chorus_rtp_write16(b + 2, (guint16)((sent + k) / count)); /* seq */
-      chorus_rtp_write32(b + 4, (guint32)((sent + k) * 3000)); /* timestamp */
-      chorus_rtp_write32(b + 8, 0x12345678);                   /* ssrc */
-      gsize len = PKT;
-      if (chorus_srtp_protect_rtp(s->srtp, b, &len, sizeof(bufs[k])) != CHORUS_SRTP_OK) {
-        fprintf(stderr, "bench-floor: protect failed\n");
-        exit(1);
-      }
-      iov[k] = (struct iovec){ b, len };
-      msgs[k] = (struct mmsghdr){ .msg_hdr = { .msg_name = &s->addr, .msg_namelen = sizeof(s->addr),
-                                               .msg_iov = &iov[k], .msg_iovlen = 1 } };
-    }
+    for (; k < BATCH && sent + k < n; k++)
+      prepare_packet(&to[(sent + k) % count], bufs[k], sizeof(bufs[k]), PKT,
+                     (guint16)((sent + k) / count), (guint32)((sent + k) * 3000), &iov[k], &msgs[k]);
     if (sendmmsg(src, msgs, k, 0) < 0) {
       perror("bench-floor: sendmmsg");
       exit(1);
@@ -170,9 +182,6 @@ run_paced(Sink *to, guint count, double rate, guint burst, guint size, double se
       exit(1);
     }
   }
-  guint8 template[PKT] = { 0x80, 96 };
-  for (int i = 12; i < PKT; i++)
-    template[i] = (guint8)i;
   static guint8 bufs[BATCH][PKT + CHORUS_SRTP_MAX_RTP_OVERHEAD];
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
@@ -183,21 +192,9 @@ run_paced(Sink *to, guint count, double rate, guint burst, guint size, double se
   double t0 = thread_cpu_s();
   for (long k = 0; k < bursts; k++) {
     for (guint i = 0; i < count; i++) {
-      for (guint b = 0; b < burst; b++) {
-        guint8 *p = bufs[b];
-        memcpy(p, template, size);
-        chorus_rtp_write16(p + 2, (guint16)(k * burst + b));
-        chorus_rtp_write32(p + 4, (guint32)(k * 3000));
-        chorus_rtp_write32(p + 8, 0x12345678);
-        gsize len = size;
-        if (chorus_srtp_protect_rtp(to[i].srtp, p, &len, sizeof(bufs[b])) != CHORUS_SRTP_OK) {
-          fprintf(stderr, "bench-floor: protect failed\n");
-          exit(1);
-        }
-        iov[b] = (struct iovec){ p, len };
-        msgs[b] = (struct mmsghdr){ .msg_hdr = { .msg_name = &to[i].addr, .msg_namelen = sizeof(to[i].addr),
-                                                 .msg_iov = &iov[b], .msg_iovlen = 1 } };
-      }
+      for (guint b = 0; b < burst; b++)
+        prepare_packet(&to[i], bufs[b], sizeof(bufs[b]), size, (guint16)(k * burst + b),
+                       (guint32)(k * 3000), &iov[b], &msgs[b]);
       if (sendmmsg(src[i], msgs, burst, 0) < 0) {
         perror("bench-floor: sendmmsg");
         exit(1);
