@@ -277,15 +277,12 @@ service(ChorusSubContext *sub)
   if (g_main_context_check(sub->context, priority, sub->fds, n))
     g_main_context_dispatch(sub->context);
   sub->servicing = FALSE;
-  if (!sub->dead) {
-    /* What the dispatch attached or removed, and the next deadline. */
-    g_main_context_prepare(sub->context, &priority);
-    n = query(sub, priority, &timeout);
-  }
   g_main_context_release(sub->context);
   if (!sub->dead) {
-    apply_query(sub, n, timeout, sub->sync_requested);
+    /* What the dispatch attached or removed, and the next deadline. */
+    gboolean full = sub->sync_requested;
     sub->sync_requested = FALSE;
+    refresh(sub, full);
   }
 }
 

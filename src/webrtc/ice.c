@@ -460,7 +460,7 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
   /* Receive from the start: libnice delivers a datagram from any address
    * that has sent us an authenticated check, remote credentials or not. */
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID, nice_context, on_receive, ice);
-  chorus_sub_context_sync(ice->nice_context);
+  nice_sync(ice);
 
   if (!refresh_local_credentials(ice, error)) {
     ice_destroy(ice);
