@@ -4,7 +4,7 @@
 // room's hosts and co-hosts and, during a PK, the other room's host), the
 // viewer count, chat and gifts. Hosts promote and demote.
 import { ChorusError } from './chorus.js';
-import { $, button, guard, joinFromForm, setStatus, showError } from './page.js';
+import { $, button, endSession, guard, joinFromForm, showError } from './page.js';
 
 
 const GIFTS = { rose: '🌹', heart: '💖', rocket: '🚀' };
@@ -330,28 +330,14 @@ function join() {
 
 /** Back to the join form; @message (if any) says why. */
 function end(message) {
-  if (state.ending) return;
-  state.ending = true;
-  const me = state.me;
-  const client = state.client;
-  state.me = null;
-  state.client = null;
-  state.live = null;
-  stopPreview();
-  if (me) me.close();
-  if (client) client.close();
-  for (const tile of state.tiles.values()) tile.fig.remove();
-  state.tiles.clear();
-  state.names.clear();
-  state.pk = null;
-  $('roomview').hidden = true;
-  $('joinform').hidden = false;
-  $('join').disabled = false;
-  setStatus('not in a room');
-  if (message) {
-    $('notice').textContent = message;
-    $('notice').hidden = false;
-  }
+  endSession(state, message, () => {
+    state.live = null;
+    stopPreview();
+    for (const tile of state.tiles.values()) tile.fig.remove();
+    state.tiles.clear();
+    state.names.clear();
+    state.pk = null;
+  });
 }
 
 // --- wiring ---

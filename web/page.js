@@ -1,6 +1,6 @@
 // Small helpers the demo pages share (web/voice.js, web/live.js): element
 // lookup, the status and error lines, event handlers that show their
-// errors, labelled buttons, and the join form's flow.
+// errors, labelled buttons, and the join form's flow in and out.
 import { Chorus } from './chorus.js';
 
 export const $ = (id) => document.getElementById(id);
@@ -89,5 +89,30 @@ export async function joinFromForm(state, { kind, options, created, entered, sho
     state.client = null;
     state.me = null;
     throw err;
+  }
+}
+
+/**
+ * Back to the join form, once (state.ending): closes the session and the
+ * connection (state.me, state.client), then lets @cleanup(state) clear the
+ * page's own state and elements (after the close, whose track.removed
+ * events still find them), and shows @message (if any) in the notice.
+ */
+export function endSession(state, message, cleanup) {
+  if (state.ending) return;
+  state.ending = true;
+  const { me, client } = state;
+  state.me = null;
+  state.client = null;
+  if (me) me.close();
+  if (client) client.close();
+  cleanup(state);
+  $('roomview').hidden = true;
+  $('joinform').hidden = false;
+  $('join').disabled = false;
+  setStatus('not in a room');
+  if (message) {
+    $('notice').textContent = message;
+    $('notice').hidden = false;
   }
 }

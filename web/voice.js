@@ -4,7 +4,7 @@
 // comes from `speakers` notifications, not from tracks: listeners receive
 // the loudest speakers on a few audio slots whose speaker changes without
 // renegotiation, so a track says nothing reliable about its speaker.
-import { $, button, guard, joinFromForm, setStatus, showError } from './page.js';
+import { $, button, endSession, guard, joinFromForm, showError } from './page.js';
 
 
 /** A level above this lights the seat's speaking ring. */
@@ -373,29 +373,15 @@ function join() {
 
 /** Back to the join form; @message (if any) says why. */
 function end(message) {
-  if (state.ending) return;
-  state.ending = true;
-  const me = state.me;
-  const client = state.client;
-  state.me = null;
-  state.client = null;
-  stopMic();
-  if (me) me.close();
-  if (client) client.close();
-  $('audio').replaceChildren();
-  $('audiocount').textContent = '0';
-  $('invite').hidden = true;
-  $('roomview').hidden = true;
-  $('joinform').hidden = false;
-  $('join').disabled = false;
-  state.levels.clear();
-  state.selfMuted.clear();
-  state.names.clear();
-  setStatus('not in a room');
-  if (message) {
-    $('notice').textContent = message;
-    $('notice').hidden = false;
-  }
+  endSession(state, message, () => {
+    stopMic();
+    $('audio').replaceChildren();
+    $('audiocount').textContent = '0';
+    $('invite').hidden = true;
+    state.levels.clear();
+    state.selfMuted.clear();
+    state.names.clear();
+  });
 }
 
 // --- wiring ---
