@@ -21,6 +21,12 @@ third connection (an admin proxy for two attacker participants) sends:
    garbage DTLS records, RTP/RTCP that fails SRTP (including the real
    publisher's SSRC), random bytes. Drop counters in /metrics, if exposed,
    must increase.
+4. a flood: a third participant (carol, an audience member of the same room,
+   so on the same worker) has her own subscriber PeerConnection; for 3 s a
+   separate process sends it RTP-looking garbage as fast as it can (about
+   200k datagrams/s here) from carol's own validated address (a raw socket
+   spoofing it; from a stranger's socket when not root). Chorus must keep
+   the pair flowing while it reads and refuses the flood.
 After every step the pair's counters must keep increasing (>= 90 % of the
 packets sent received in the window), and at the end a 5 s window must pass.
 
@@ -325,6 +331,53 @@ async def fire(sends, datagrams, spread_s=1.0):
     return sent, errors
 
 
+FLOOD_S = 3.0
+
+# Runs in its own process, so that the flood is as fast as one core sends
+# and does not wait on this test's event loop. Prints "sent errors".
+FLOODER = r"""
+import os, socket, struct, sys, time
+ip, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+spoof = (sys.argv[4], int(sys.argv[5])) if len(sys.argv) > 5 else None
+payloads = [bytes([0x80, 0x60]) + os.urandom(198) for _ in range(16)]
+if spoof:
+    # IPv4 + UDP headers by hand: the datagram comes from the spoofed address
+    # (checksum 0: none, allowed for UDP over IPv4).
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    def datagram(payload):
+        udp = struct.pack("!HHHH", spoof[1], port, 8 + len(payload), 0) + payload
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,
+                           socket.inet_aton(spoof[0]), socket.inet_aton(ip)) + udp
+    packets, to = [datagram(p) for p in payloads], (ip, 0)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    packets, to = payloads, (ip, port)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+sent = errors = 0
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    for p in packets:
+        try:
+            s.sendto(p, to)
+            sent += 1
+        except OSError:
+            errors += 1
+print(sent, errors)
+"""
+
+
+async def flood(target, source, seconds):
+    """Floods target (ip, port) for seconds from source (spoofed) or a fresh socket; (sent, errors)."""
+    args = [target[0], str(target[1]), str(seconds)] + ([source[0], str(source[1])] if source else [])
+    proc = await asyncio.create_subprocess_exec("/usr/bin/python3", "-c", FLOODER, *args,
+                                                stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise AssertionError("flooder exited %s" % proc.returncode)
+    sent, errors = (int(x) for x in out.split())
+    return sent, errors
+
+
 # --------------------------------------------------------------------------
 # The test
 # --------------------------------------------------------------------------
@@ -480,11 +533,37 @@ async def run(args):
         await pair.check("validated-path barrage (after)")
         await check_drop_counters(server, before)
 
+        print("flood on another PeerConnection of the same worker")
+        carol = participant(attack, "carol")
+        await carol.join(room, "carol", "audience")
+        await carol.subscribe("all")
+        try:
+            await carol.wait_first_video_frame(5.0)
+        except asyncio.TimeoutError:
+            raise AssertionError("carol: no video within 5 s: %s" % carol.describe())
+        before = await ac.fetch_metrics(server.http_url)
+        victim = ac.selected_remote_address(carol.subscriber.pc)
+        spoofed = ac.selected_pair(carol.subscriber.pc).local_candidate
+        source = (spoofed.host, spoofed.port) if os.geteuid() == 0 else None
+        print("  %s:%d <- %s" % (victim[0], victim[1],
+                                 "%s:%d (carol's validated address, spoofed)" % source if source
+                                 else "a stranger's socket (not root: no raw socket)"))
+        sent, errors = await pair.check("flood (during)", FLOOD_S + 0.5,
+                                        concurrent=flood(victim, source, FLOOD_S))
+        print("  sent %d datagrams in %.0f s (%d send errors)" % (sent, FLOOD_S, errors))
+        if sent < 10000 * FLOOD_S:
+            raise AssertionError("flood: only %d datagrams in %.0f s, not a flood" % (sent, FLOOD_S))
+        await pair.check("flood (after)")
+        refused = report_drop_counters(before, await ac.fetch_metrics(server.http_url))
+        if source and refused is not None and refused < sent // 10:
+            raise AssertionError("flood from a validated address: only %s of %d datagrams were read and "
+                                 "refused" % (refused, sent))
+
         print("final window")
         await pair.check("everything", FINAL_WINDOW_S)
         # The attacker connection itself is still served.
         assert await attack.request("ping") is not None
-        for p in (mallory, forger):
+        for p in (mallory, forger, carol):
             await p.leave()
         await sub.leave()
         await pub.leave()
