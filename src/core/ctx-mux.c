@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/read-budget.h"
 
 #define MAX_EVENTS 64
 #define NO_HEAP G_MAXUINT
@@ -36,6 +37,7 @@ struct _ChorusSubContext {
   gboolean servicing;
   gboolean sync_requested; /* chorus_sub_context_sync() during its own service */
   gboolean dead;           /* freed during the mux's dispatch */
+  guint read_budget;       /* datagrams per service (0: unlimited) */
 };
 
 struct _Mux {
@@ -274,8 +276,12 @@ service(ChorusSubContext *sub)
   }
   for (guint i = 0; i < sub->regs->len; i++)
     ((Reg *)g_ptr_array_index(sub->regs, i))->revents = 0;
-  if (g_main_context_check(sub->context, priority, sub->fds, n))
+  if (g_main_context_check(sub->context, priority, sub->fds, n)) {
+    ChorusReadBudget saved = chorus_read_budget_begin(sub->read_budget);
     g_main_context_dispatch(sub->context);
+    if (chorus_read_budget_end(saved))
+      sub->mux->stats.read_yields++;
+  }
   sub->servicing = FALSE;
   g_main_context_release(sub->context);
   if (!sub->dead) {
@@ -382,6 +388,8 @@ mux_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
   __atomic_add_fetch(&totals.epoll_events, m->stats.epoll_events - before.epoll_events,
                      __ATOMIC_RELAXED);
   __atomic_add_fetch(&totals.timer_wakeups, m->stats.timer_wakeups - before.timer_wakeups,
+                     __ATOMIC_RELAXED);
+  __atomic_add_fetch(&totals.read_yields, m->stats.read_yields - before.read_yields,
                      __ATOMIC_RELAXED);
   if (m->n_subs == 0)
     mux_unregister(m);
@@ -523,6 +531,13 @@ chorus_sub_context_get_context(ChorusSubContext *sub)
 }
 
 void
+chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams)
+{
+  g_return_if_fail(sub != NULL);
+  sub->read_budget = datagrams;
+}
+
+void
 chorus_sub_context_sync(ChorusSubContext *sub)
 {
   g_return_if_fail(sub != NULL && !sub->dead);
@@ -571,4 +586,5 @@ chorus_sub_context_get_totals(ChorusSubContextStats *out)
   out->services = __atomic_load_n(&totals.services, __ATOMIC_RELAXED);
   out->epoll_events = __atomic_load_n(&totals.epoll_events, __ATOMIC_RELAXED);
   out->timer_wakeups = __atomic_load_n(&totals.timer_wakeups, __ATOMIC_RELAXED);
+  out->read_yields = __atomic_load_n(&totals.read_yields, __ATOMIC_RELAXED);
 }

@@ -37,6 +37,12 @@ ChorusSubContext *chorus_sub_context_new(GMainContext *parent, GError **error);
  * it beyond chorus_sub_context_free()). */
 GMainContext *chorus_sub_context_get_context(ChorusSubContext *sub);
 
+/* At most @datagrams socket reads (recvmsg/recvmmsg, see
+ * core/read-budget.h) per service of the sub-context; 0 (the default): no
+ * limit. Code that reads a socket until it would block stops there and
+ * gets the rest on a later service, after the other ready sub-contexts of
+ * the parent. Only for sub-contexts whose sockets are non-blocking. */
+void chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams);
 /* Re-reads the sub-context's file descriptors and next deadline. */
 void chorus_sub_context_sync(ChorusSubContext *sub);
 
@@ -48,6 +54,7 @@ typedef struct {
   guint64 services;     /* sub-contexts prepared/checked/dispatched */
   guint64 epoll_events; /* readiness reports taken from epoll */
   guint64 timer_wakeups; /* sub-contexts serviced because a deadline was due */
+  guint64 read_yields;   /* services whose reads were cut short by the budget */
 } ChorusSubContextStats;
 
 /* Totals over every parent since start (relaxed atomics). */

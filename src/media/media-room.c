@@ -182,6 +182,9 @@ collect(GString *out, gpointer user_data)
   chorus_metrics_append_sample(out, "chorus_ice_context_timer_wakeups_total", "counter",
                                "ICE agent context iterations started by a due timer alone.",
                                (gint64)ctx.timer_wakeups);
+  chorus_metrics_append_sample(out, "chorus_ice_read_yields_total", "counter",
+                               "Turns in which a PeerConnection's socket still had data after 64 datagrams and the worker moved on to the others first (a flood, or a very large burst).",
+                               (gint64)ctx.read_yields);
   chorus_metrics_append_sample(out, "chorus_media_peers_connected", "gauge",
                                "PeerConnections with DTLS established.",
                                g_atomic_int_get(&engine->peers_connected));

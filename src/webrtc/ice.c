@@ -32,6 +32,9 @@ typedef struct {
   char *ufrag; /* nullable: applies to whatever credentials are current */
 } PendingCandidate;
 
+/* Datagrams read per service of an agent's context (see chorus_ice_new). */
+#define ICE_READ_BUDGET 64
+
 struct _ChorusIce {
   GMainContext *context; /* borrowed */
   /* libnice's own context (its sockets and timers), serviced from @context:
@@ -429,6 +432,10 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
     ice_destroy(ice);
     return NULL;
   }
+  /* libnice reads a socket until it is empty in one dispatch: a flood on
+   * this PeerConnection must not hold the whole worker (core/read-budget.h).
+   * 64 datagrams cover a large keyframe's burst. */
+  chorus_sub_context_set_read_budget(ice->nice_context, ICE_READ_BUDGET);
   GMainContext *nice_context = chorus_sub_context_get_context(ice->nice_context);
   ice->agent = nice_agent_new_full(nice_context, NICE_COMPATIBILITY_RFC5245, options);
   /* stun-pacing-timer: libnice paces its checks 20 ms apart by default, so

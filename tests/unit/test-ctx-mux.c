@@ -5,6 +5,7 @@
  * and real timers of a few milliseconds. */
 #include <check.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,110 @@ START_TEST(test_out_of_descriptors_is_an_error)
 }
 END_TEST
 
+/* Reads like libnice's: recvmsg() (through GIO) until the socket would
+ * block. */
+typedef struct {
+  GSocket *socket;
+  guint reads;
+} Drainer;
+
+static gboolean
+on_drain(GSocket *socket, GIOCondition cond, gpointer data)
+{
+  (void)cond;
+  Drainer *d = data;
+  for (;;) {
+    char buf[64];
+    GInputVector v = { buf, sizeof buf };
+    GError *error = NULL;
+    gssize r = g_socket_receive_message(socket, NULL, &v, 1, NULL, NULL, NULL, NULL, &error);
+    if (r < 0) {
+      ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
+      g_error_free(error);
+      return G_SOURCE_CONTINUE;
+    }
+    d->reads++;
+  }
+}
+
+static void
+drainer_open(Drainer *d, Watched *w, ChorusSubContext *sub)
+{
+  pair(w->fds);
+  d->socket = g_socket_new_from_fd(w->fds[0], NULL);
+  ck_assert_ptr_nonnull(d->socket);
+  g_socket_set_blocking(d->socket, FALSE);
+  w->source = g_socket_create_source(d->socket, G_IO_IN, NULL);
+  g_source_set_callback(w->source, G_SOURCE_FUNC(on_drain), d, NULL);
+  g_source_attach(w->source, chorus_sub_context_get_context(sub));
+  chorus_sub_context_sync(sub);
+}
+
+static void
+drainer_close(Drainer *d, Watched *w)
+{
+  g_source_destroy(w->source);
+  g_source_unref(w->source);
+  g_object_unref(d->socket); /* closes fds[0] */
+  close(w->fds[1]);
+}
+
+static guint64
+read_yields(void)
+{
+  ChorusSubContextStats s;
+  chorus_sub_context_get_totals(&s);
+  return s.read_yields;
+}
+
+START_TEST(test_read_budget_bounds_a_read_loop)
+{
+  GMainContext *parent = g_main_context_new();
+  ChorusSubContext *flooded = chorus_sub_context_new(parent, NULL);
+  ChorusSubContext *quiet = chorus_sub_context_new(parent, NULL);
+  ChorusSubContext *unbounded = chorus_sub_context_new(parent, NULL);
+  chorus_sub_context_set_read_budget(flooded, 16);
+  chorus_sub_context_set_read_budget(quiet, 16);
+  Watched wf = { 0 }, wq = { 0 }, wu = { 0 };
+  Drainer f = { 0 }, q = { 0 }, u = { 0 };
+  drainer_open(&f, &wf, flooded);
+  drainer_open(&q, &wq, quiet);
+  drainer_open(&u, &wu, unbounded);
+  drain(parent);
+  for (int i = 0; i < 50; i++) {
+    poke(&wf);
+    poke(&wu);
+  }
+  poke(&wq);
+  guint64 yields = read_yields();
+
+  /* One dispatch of the parent: every ready sub-context gets its turn, the
+   * flooded one only 16 reads of its 50. */
+  ck_assert(g_main_context_iteration(parent, TRUE));
+  ck_assert_uint_eq(f.reads, 16);
+  ck_assert_uint_eq(q.reads, 1);
+  ck_assert_uint_eq(u.reads, 50);
+  ck_assert_uint_eq(read_yields() - yields, 1);
+  /* The rest on the next turns; reads outside a service are not counted. */
+  run_until(parent, &f.reads, 50);
+  ck_assert_uint_eq(read_yields() - yields, 3); /* 16 + 16 + 16 + 2 */
+  poke(&wf);
+  char buf[8];
+  GInputVector v = { buf, sizeof buf };
+  for (int i = 0; i < 3; i++) /* more than once: no budget is left open here */
+    ck_assert_int_eq(g_socket_receive_message(f.socket, NULL, &v, 1, NULL, NULL, NULL, NULL, NULL),
+                     i == 0 ? 1 : -1);
+
+  drainer_close(&f, &wf);
+  drainer_close(&q, &wq);
+  drainer_close(&u, &wu);
+  chorus_sub_context_free(flooded);
+  chorus_sub_context_free(quiet);
+  chorus_sub_context_free(unbounded);
+  g_main_context_unref(parent);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -345,6 +450,7 @@ main(void)
   tcase_add_test(tc, test_only_ready_ones_serviced);
   tcase_add_test(tc, test_parent_source_goes_with_last_sub);
   tcase_add_test(tc, test_out_of_descriptors_is_an_error);
+  tcase_add_test(tc, test_read_budget_bounds_a_read_loop);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
