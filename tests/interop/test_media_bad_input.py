@@ -23,10 +23,13 @@ third connection (an admin proxy for two attacker participants) sends:
    must increase.
 4. a flood: a third participant (carol, an audience member of the same room,
    so on the same worker) has her own subscriber PeerConnection; for 3 s a
-   separate process sends it RTP-looking garbage as fast as it can (about
-   200k datagrams/s here) from carol's own validated address (a raw socket
-   spoofing it; from a stranger's socket when not root). Chorus must keep
-   the pair flowing while it reads and refuses the flood.
+   separate process sends to it, as fast as it can (about 200k datagrams/s
+   here), STUN checks that are valid (carol's credentials: each one is
+   verified and answered) mixed with RTP-looking garbage, from carol's own
+   validated address (a raw socket spoofing it; from a stranger's socket
+   when not root). Chorus must keep the pair flowing while it reads and
+   refuses the flood (libnice reads a socket until it is empty: before
+   Chorus bounded that, this starved the pair completely).
 After every step the pair's counters must keep increasing (>= 90 % of the
 packets sent received in the window), and at the end a 5 s window must pass.
 
@@ -333,47 +336,19 @@ async def fire(sends, datagrams, spread_s=1.0):
 
 FLOOD_S = 3.0
 
-# Runs in its own process, so that the flood is as fast as one core sends
-# and does not wait on this test's event loop. Prints "sent errors".
-FLOODER = r"""
-import os, socket, struct, sys, time
-ip, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-spoof = (sys.argv[4], int(sys.argv[5])) if len(sys.argv) > 5 else None
-payloads = [bytes([0x80, 0x60]) + os.urandom(198) for _ in range(16)]
-if spoof:
-    # IPv4 + UDP headers by hand: the datagram comes from the spoofed address
-    # (checksum 0: none, allowed for UDP over IPv4).
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    def datagram(payload):
-        udp = struct.pack("!HHHH", spoof[1], port, 8 + len(payload), 0) + payload
-        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,
-                           socket.inet_aton(spoof[0]), socket.inet_aton(ip)) + udp
-    packets, to = [datagram(p) for p in payloads], (ip, 0)
-else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    packets, to = payloads, (ip, port)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-sent = errors = 0
-end = time.monotonic() + secs
-while time.monotonic() < end:
-    for p in packets:
-        try:
-            s.sendto(p, to)
-            sent += 1
-        except OSError:
-            errors += 1
-print(sent, errors)
-"""
-
-
-async def flood(target, source, seconds):
-    """Floods target (ip, port) for seconds from source (spoofed) or a fresh socket; (sent, errors)."""
-    args = [target[0], str(target[1]), str(seconds)] + ([source[0], str(source[1])] if source else [])
-    proc = await asyncio.create_subprocess_exec("/usr/bin/python3", "-c", FLOODER, *args,
-                                                stdout=asyncio.subprocess.PIPE)
+async def flood(target, source, stun, seconds):
+    """Floods target (ip, port) for seconds with the stun check and RTP-looking garbage, from source
+    (spoofed) or a fresh socket, with the build's udp-flood (one core's worth); (sent, errors)."""
+    garbage = [bytes([0x80, 0x60]) + os.urandom(198) for _ in range(8)]
+    payloads = ",".join(p.hex() for pair in zip(garbage, [stun] * 8) for p in pair)
+    args = [target[0], str(target[1]), str(seconds), payloads] + \
+        ([source[0], str(source[1])] if source else [])
+    import chorus_server  # tests/interop/chorus_server.py: the build directory
+    tool = os.path.join(chorus_server.BUILD_DIR, "tests", "interop", "udp-flood")
+    proc = await asyncio.create_subprocess_exec(tool, *args, stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
-        raise AssertionError("flooder exited %s" % proc.returncode)
+        raise AssertionError("udp-flood exited %s" % proc.returncode)
     sent, errors = (int(x) for x in out.split())
     return sent, errors
 
@@ -423,6 +398,12 @@ DROP_COUNTER = re.compile(r"garbage|malformed|unknown|unmatched|unprotect_failed
                           r"|stun.*(drop|bad|fail)|drop")
 # Counters with those words that are not about refused input.
 NOT_DROP_COUNTER = re.compile(r"^chorus_(errors|auth)|send_failed|peers_failed|rtx_dropped")
+
+
+def sdp_ice_pwd(sdp):
+    m = re.search(r"^a=ice-pwd:(\S+)", sdp, re.M)
+    assert m, "no a=ice-pwd"
+    return m.group(1)
 
 
 def drop_metrics(metrics):
@@ -548,13 +529,21 @@ async def run(args):
         print("  %s:%d <- %s" % (victim[0], victim[1],
                                  "%s:%d (carol's validated address, spoofed)" % source if source
                                  else "a stranger's socket (not root: no raw socket)"))
+        # A check Chorus accepts and answers: from carol's ICE agent to Chorus's.
+        theirs, ours = carol.subscriber.pc.remoteDescription.sdp, carol.subscriber.pc.localDescription.sdp
+        check = stun_with_integrity("%s:%s" % (ac.sdp_ice_ufrag(theirs), ac.sdp_ice_ufrag(ours)),
+                                    sdp_ice_pwd(theirs).encode())
         sent, errors = await pair.check("flood (during)", FLOOD_S + 0.5,
-                                        concurrent=flood(victim, source, FLOOD_S))
+                                        concurrent=flood(victim, source, check, FLOOD_S))
         print("  sent %d datagrams in %.0f s (%d send errors)" % (sent, FLOOD_S, errors))
         if sent < 10000 * FLOOD_S:
             raise AssertionError("flood: only %d datagrams in %.0f s, not a flood" % (sent, FLOOD_S))
         await pair.check("flood (after)")
-        refused = report_drop_counters(before, await ac.fetch_metrics(server.http_url))
+        after = await ac.fetch_metrics(server.http_url)
+        refused = report_drop_counters(before, after)
+        yields = ("chorus_ice_read_yields_total", "")
+        if yields in after:
+            print("  reads of a socket cut short to serve the others: %d" % (after[yields] - before.get(yields, 0)))
         if source and refused is not None and refused < sent // 10:
             raise AssertionError("flood from a validated address: only %s of %d datagrams were read and "
                                  "refused" % (refused, sent))
