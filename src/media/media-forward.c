@@ -209,6 +209,7 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
   if (chorus_peer_send_rtp(d->sub->sub, out, len, sizeof(room->out)) == CHORUS_PEER_SEND_OK) {
     room->counters[MEDIA_COUNTER_RTP_FORWARDED]++;
     d->packets_sent++;
+    chorus_resend_limiter_forwarded(&d->resends);
     d->octets_sent += (guint32)payload_len;
     record_delay(room, g_get_monotonic_time() - now_us);
   }
@@ -549,8 +550,12 @@ media_forward_subscriber_rtcp(MediaPart *part, guint8 *buf, gsize len, gint64 no
         Downtrack *d = g_ptr_array_index(part->downtracks, i);
         if (d->ssrc != ssrc)
           continue;
-        for (gsize k = 0; k < n; k++)
-          resend(d, seqs[k], now_us);
+        for (gsize k = 0; k < n; k++) {
+          if (chorus_resend_limiter_check(&d->resends, seqs[k], now_us) == CHORUS_RESEND_OK)
+            resend(d, seqs[k], now_us);
+          else
+            room->counters[MEDIA_COUNTER_RETRANSMIT_LIMITED]++;
+        }
       }
       continue;
     }

@@ -13,6 +13,7 @@
 #include "rtp/nack-generator.h"
 #include "rtp/receive-stats.h"
 #include "rtp/remb-controller.h"
+#include "rtp/resend-limiter.h"
 #include "rtp/rtp-packet.h"
 #include "rtp/audio-slots.h"
 #include "rtp/speaker-detector.h"
@@ -50,6 +51,7 @@ typedef enum {
   MEDIA_COUNTER_NACKS_RECEIVED,      /* seqs subscribers asked again */
   MEDIA_COUNTER_RETRANSMITTED,       /* answered from the ring (RTX or plain) */
   MEDIA_COUNTER_RETRANSMIT_MISSED,   /* asked for but no longer (or never) held */
+  MEDIA_COUNTER_RETRANSMIT_LIMITED,  /* NACKed, not resent: repeated or over budget */
   MEDIA_COUNTER_PEERS_FAILED,
   MEDIA_COUNTER_REMB_SENT,           /* REMB estimates sent to publishers without transport-wide CC */
   MEDIA_COUNTER_RELAY_DROPPED,       /* PK: packets a full cross-room queue could not take */
@@ -166,6 +168,7 @@ struct _Downtrack {
   gint rtx_pt;                         /* negotiated with the subscriber; -1: plain resends */
   gint red_pt;                         /* audio RED negotiated with the subscriber; -1: none */
   guint16 rtx_seq;
+  ChorusResendLimiter resends;         /* bounds answers to the subscriber's NACKs */
   char *quality;
   /* Voice rooms: the audio slot this downtrack is (-1: an ordinary
    * downtrack of one track); its `up` changes with the loudest speakers. */

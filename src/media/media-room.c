@@ -139,6 +139,7 @@ static const struct {
   [MEDIA_COUNTER_NACKS_RECEIVED] = { "chorus_media_nacks_received_total", "Sequence numbers subscribers NACKed." },
   [MEDIA_COUNTER_RETRANSMITTED] = { "chorus_media_retransmitted_total", "Packets resent to subscribers from history (RTX or plain)." },
   [MEDIA_COUNTER_RETRANSMIT_MISSED] = { "chorus_media_retransmit_missed_total", "NACKed packets no longer in history." },
+  [MEDIA_COUNTER_RETRANSMIT_LIMITED] = { "chorus_media_retransmit_limited_total", "NACKed packets not resent: asked again within 15 ms, or the subscriber's resends would pass half its forwarded packets (plus a burst of 64)." },
   [MEDIA_COUNTER_PEERS_FAILED] = { "chorus_media_peers_failed_total", "PeerConnections that failed (ICE, consent, DTLS)." },
   [MEDIA_COUNTER_RELAY_DROPPED] = { "chorus_media_relay_dropped_total", "PK: packets dropped because a cross-room queue was full." },
   [MEDIA_COUNTER_REMB_SENT] = { "chorus_media_remb_sent_total", "REMB estimates sent to publishers without transport-wide CC." },

@@ -809,6 +809,7 @@ media_downtrack_new(MediaPart *sub, Uptrack *up, const char *quality)
   chorus_simulcast_selector_init(&d->sel, up ? media_quality_to_layer(d->quality, up->n_layers) : 0,
                                  video, video && up->rtp_codec != CHORUS_RTP_CODEC_OTHER);
   chorus_rtp_munger_init(&d->munger);
+  chorus_resend_limiter_init(&d->resends);
   return d;
 }
 
