@@ -30,6 +30,12 @@ third connection (an admin proxy for two attacker participants) sends:
    when not root). Chorus must keep the pair flowing while it reads and
    refuses the flood (libnice reads a socket until it is empty: before
    Chorus bounded that, this starved the pair completely).
+5. a NACK storm: carol's subscriber PeerConnection sends Chorus valid SRTCP
+   compounds of 8 NACKs, each asking for the last ~130 packets she was sent
+   (about 100k sequence numbers in 2 s, each one a full-size resend if
+   answered). Chorus must answer only a bounded part of them (no repeat
+   within 15 ms, resends within half of what it forwards to her plus 64)
+   and keep the pair flowing.
 After every step the pair's counters must keep increasing (>= 90 % of the
 packets sent received in the window), and at the end a 5 s window must pass.
 
@@ -335,6 +341,14 @@ async def fire(sends, datagrams, spread_s=1.0):
 
 
 FLOOD_S = 3.0
+NACK_STORM_COMPOUNDS = 100
+
+
+def nack(sender_ssrc, media_ssrc, pids):
+    """An RTCP generic NACK (RFC 4585) asking for each pid and the 16 after it."""
+    fci = b"".join(struct.pack("!HH", pid, 0xFFFF) for pid in pids)
+    return struct.pack("!BBHII", 0x81, 205, 2 + len(fci) // 4, sender_ssrc, media_ssrc) + fci
+
 
 async def flood(target, source, stun, seconds):
     """Floods target (ip, port) for seconds with the stun check and RTP-looking garbage, from source
@@ -547,6 +561,38 @@ async def run(args):
         if source and refused is not None and refused < sent // 10:
             raise AssertionError("flood from a validated address: only %s of %d datagrams were read and "
                                  "refused" % (refused, sent))
+
+        print("NACK storm from a subscriber")
+        video = next(r for r in carol.subscriber.pc.getReceivers() if r.track and r.track.kind == "video")
+        streams = video._RTCRtpReceiver__remote_streams  # aiortc 1.4: ssrc -> receive statistics
+        assert streams, "carol receives no video stream"
+        media_ssrc = next(iter(streams))
+        before = await ac.fetch_metrics(server.http_url)
+
+        async def storm():
+            for _ in range(NACK_STORM_COMPOUNDS):
+                top = streams[media_ssrc].max_seq
+                await video.transport._send_rtp(b"".join(
+                    nack(0x5EED, media_ssrc, [(top - 17 * (j + 1)) & 0xFFFF for j in range(8)])
+                    for _ in range(8)))
+                await asyncio.sleep(2.0 / NACK_STORM_COMPOUNDS)
+
+        await pair.check("NACK storm (during)", 2.5, concurrent=storm())
+        after = await ac.fetch_metrics(server.http_url)
+
+        def delta(name):
+            return after.get((name, ""), 0.0) - before.get((name, ""), 0.0)
+
+        asked, resent = delta("chorus_media_nacks_received_total"), delta("chorus_media_retransmitted_total")
+        limited = delta("chorus_media_retransmit_limited_total")
+        print("  %d sequence numbers NACKed, %d resent, %d not (limited), %d no longer held" % (
+            asked, resent, limited, delta("chorus_media_retransmit_missed_total")))
+        if asked < 50000:
+            raise AssertionError("NACK storm: only %d sequence numbers reached Chorus" % asked)
+        if resent > asked * 0.05:
+            raise AssertionError("NACK storm: Chorus resent %d packets for %d NACKed sequence numbers "
+                                 "(an amplifier)" % (resent, asked))
+        await pair.check("NACK storm (after)")
 
         print("final window")
         await pair.check("everything", FINAL_WINDOW_S)

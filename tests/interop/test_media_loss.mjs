@@ -60,13 +60,18 @@ try {
 
   await h.check('Chorus NACKed the publisher, used its RTX, and answered the subscriber from history', async () => {
     const m = await metrics();
-    const line = ['nacks_sent', 'rtx_recovered', 'nacks_received', 'retransmitted', 'retransmit_missed']
+    const line = ['nacks_sent', 'rtx_recovered', 'nacks_received', 'retransmitted', 'retransmit_missed',
+      'retransmit_limited']
       .map((k) => `${k} ${m[`chorus_media_${k}_total`]}`).join(', ');
     console.log(`  chorus: ${line}`);
     assert(m.chorus_media_nacks_sent_total > 0, 'no NACK sent upstream');
     assert(m.chorus_media_rtx_recovered_total > 0, 'no publisher RTX recovered');
     assert(m.chorus_media_nacks_received_total > 0, 'no subscriber NACK');
     assert(m.chorus_media_retransmitted_total > 0, 'no retransmission to the subscriber');
+    // The bounds on answering NACKs (repeats, budget) are for storms: real
+    // loss is answered in full.
+    assert(m.chorus_media_retransmit_limited_total === 0,
+      `${m.chorus_media_retransmit_limited_total} of a real subscriber's NACKs left unanswered`);
   });
 } catch (err) {
   await h.check('test body', () => { throw err; });
