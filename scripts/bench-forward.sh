@@ -177,7 +177,7 @@ print("  %-52s %12.2f x" % ("chorus / floor (dropped)", per_ns / float(dropped))
 rate, burst, size = shape.split()
 print("  %-52s %12.0f ns" % ("floor, Chorus's traffic shape (%s/s x %s, %s per call, %s B)" % (rate, viewers, burst, size), float(paced)))
 print("  %-52s %12.2f x" % ("chorus / floor (same traffic shape)", per_ns / float(paced)))
-print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (read -> sent)", pct(0.5), pct(0.99)))
+print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (arrival -> sent)", pct(0.5), pct(0.99)))
 calls = d("chorus_media_batch_syscalls_total")
 if calls > 0:
     print("  %-52s %12.2f" % ("packets per sendmmsg call (mean)", d("chorus_media_batched_packets_total") / calls))

@@ -211,12 +211,27 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     d->packets_sent++;
     chorus_resend_limiter_forwarded(&d->resends);
     d->octets_sent += (guint32)payload_len;
-    record_delay(room, g_get_monotonic_time() - now_us);
+    record_delay(room, g_get_monotonic_time() - (room->delay_origin_us ? room->delay_origin_us : now_us));
   }
 }
 
+static void forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us);
+
+/* The forwarding delay of the packet (chorus_media_forward_delay_us) and
+ * the publisher's transport-wide feedback count from the kernel's arrival
+ * time (webrtc/rx-stamp.h), which includes the time the packet waited in
+ * the socket while the worker was busy: latency Chorus added. */
 void
 media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
+{
+  MediaRoom *room = part->room;
+  room->delay_origin_us = part->pub ? chorus_peer_get_arrival_us(part->pub, now_us) : now_us;
+  forward_publisher_rtp(part, buf, len, now_us);
+  room->delay_origin_us = 0;
+}
+
+static void
+forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
 {
   MediaRoom *room = part->room;
   ChorusRtpPacket pkt;
@@ -236,8 +251,7 @@ media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_
     guint16 tseq;
     if (chorus_rtp_packet_find_extension(&pkt, part->twcc_ext_id, &v, &n) &&
         chorus_rtp_twcc_read_ext(v, n, &tseq))
-      chorus_twcc_recorder_handle_packet(
-          part->twcc, tseq, part->pub ? chorus_peer_get_arrival_us(part->pub, now_us) : now_us);
+      chorus_twcc_recorder_handle_packet(part->twcc, tseq, room->delay_origin_us);
   }
   guint layer = 0;
   gboolean rtx = FALSE;

@@ -236,6 +236,9 @@ struct _MediaRoom {
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
   gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
   gint64 delay_sum_us;
+  /* While a publisher's packet is being forwarded: when the kernel received
+   * it (0 otherwise: delays count from the forwarding call's now_us). */
+  gint64 delay_origin_us;
   ChorusWorker *worker;
   MediaVoice *voice;                   /* voice rooms (audio slots set); NULL otherwise */
   gint64 last_reports_us;

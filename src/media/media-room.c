@@ -154,7 +154,7 @@ collect(GString *out, gpointer user_data)
                                  __atomic_load_n(&engine->counters[i], __ATOMIC_RELAXED));
   }
   chorus_metrics_append_header(out, "chorus_media_forward_delay_us", "histogram",
-                               "Time from reading a publisher's packet to sending it to a subscriber (us; with [media] batch_send, to queueing it: the batch goes out before the worker polls again).");
+                               "Time from the kernel's receipt of a publisher's packet (its receive stamp: the time it waited in the socket counts) to sending it to a subscriber (us; with [media] batch_send, to queueing it: the batch goes out before the worker polls again).");
   gint64 cumulative = 0;
   for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
     cumulative += __atomic_load_n(&engine->delay_buckets[i], __ATOMIC_RELAXED);
