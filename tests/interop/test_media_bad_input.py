@@ -425,6 +425,17 @@ def drop_metrics(metrics):
             if DROP_COUNTER.search(k[0]) and not NOT_DROP_COUNTER.search(k[0])}
 
 
+async def watching(p, room, identity):
+    """p joins room as audience, subscribes to everything and decodes video within 5 s."""
+    await p.join(room, identity, "audience")
+    await p.subscribe("all")
+    try:
+        await p.wait_first_video_frame(5.0)
+    except asyncio.TimeoutError:
+        raise AssertionError("%s: no video within 5 s: %s" % (identity, p.describe()))
+    return p
+
+
 async def run(args):
     server = await ac.start_server(dev=True, media_interfaces="127.0.0.1", fake=args.fake)
     min_ratio = ac.FAKE_MIN_RATIO if args.fake else MIN_RATIO
@@ -450,13 +461,7 @@ async def run(args):
         pub = participant(await client("publisher"), "publisher")
         await pub.join(room, "alice", "host")
         await pub.publish([ac.ToneTrack(440.0), ac.PatternVideoTrack(320, 240, 30)])
-        sub = participant(await client("subscriber"), "subscriber")
-        await sub.join(room, "bob", "audience")
-        await sub.subscribe("all")
-        try:
-            await sub.wait_first_video_frame(5.0)
-        except asyncio.TimeoutError:
-            raise AssertionError("healthy pair: no video within 5 s: %s" % sub.describe())
+        sub = await watching(participant(await client("subscriber"), "subscriber"), room, "bob")
         pair = Pair(pub, sub, min_ratio)
         await asyncio.sleep(0.5)  # past the subscriber's start-up transient
         await pair.check("start", 2.0)
@@ -529,13 +534,7 @@ async def run(args):
         await check_drop_counters(server, before)
 
         print("flood on another PeerConnection of the same worker")
-        carol = participant(attack, "carol")
-        await carol.join(room, "carol", "audience")
-        await carol.subscribe("all")
-        try:
-            await carol.wait_first_video_frame(5.0)
-        except asyncio.TimeoutError:
-            raise AssertionError("carol: no video within 5 s: %s" % carol.describe())
+        carol = await watching(participant(attack, "carol"), room, "carol")
         before = await ac.fetch_metrics(server.http_url)
         victim = ac.selected_remote_address(carol.subscriber.pc)
         spoofed = ac.selected_pair(carol.subscriber.pc).local_candidate
