@@ -155,15 +155,15 @@ buckets.sort()
 def pct(p):
     total = buckets[-1][1] if buckets else 0
     if total <= 0:
-        return float("nan")
+        return "nan"
     want, lo, prev = total * p, 0.0, 0.0
     for le, c in buckets:
         if c >= want:
             if le == float("inf"):
-                return lo
-            return lo + (le - lo) * (want - prev) / max(c - prev, 1)
+                return "> %.0f" % lo
+            return "%.0f" % (lo + (le - lo) * (want - prev) / max(c - prev, 1))
         lo, prev = le, c
-    return lo
+    return "%.0f" % lo
 report = json.load(open(tmp + "/report.json"))
 loss = ((report.get("roles") or {}).get("viewer") or {}).get("received", {}).get("loss_pct")
 print("forwarding benchmark: %s publishers -> %s subscribers, %.1f s steady window, %s" % (hosts, viewers, wall, path))
@@ -177,7 +177,7 @@ print("  %-52s %12.2f x" % ("chorus / floor (dropped)", per_ns / float(dropped))
 rate, burst, size = shape.split()
 print("  %-52s %12.0f ns" % ("floor, Chorus's traffic shape (%s/s x %s, %s per call, %s B)" % (rate, viewers, burst, size), float(paced)))
 print("  %-52s %12.2f x" % ("chorus / floor (same traffic shape)", per_ns / float(paced)))
-print("  %-52s %6.0f / %.0f us" % ("forwarding delay p50 / p99 (arrival -> sent)", pct(0.5), pct(0.99)))
+print("  %-52s %6s / %s us" % ("forwarding delay p50 / p99 (arrival -> sent)", pct(0.5), pct(0.99)))
 calls = d("chorus_media_batch_syscalls_total")
 if calls > 0:
     print("  %-52s %12.2f" % ("packets per sendmmsg call (mean)", d("chorus_media_batched_packets_total") / calls))

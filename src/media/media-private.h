@@ -61,7 +61,7 @@ typedef enum {
 /* Forwarding delay (packet read from the publisher's socket -> handed to
  * the kernel for one subscriber), histogram upper bounds in us; the last
  * bucket is +Inf. Kernel queueing before Chorus reads is not included. */
-#define MEDIA_DELAY_BUCKETS 16
+#define MEDIA_DELAY_BUCKETS 19
 extern const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1];
 
 struct _ChorusMediaEngine {

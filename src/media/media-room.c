@@ -113,7 +113,7 @@ chorus_media_engine_get_fingerprint(ChorusMediaEngine *engine)
 }
 
 const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1] = {
-  5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000,
+  5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
 };
 
 static const struct {
