@@ -5,14 +5,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread ChorusReadBudget current = { -1, FALSE };
+static __thread ChorusReadBudget current = { FALSE, -1, 0, 0, FALSE };
 
 ChorusReadBudget
-chorus_read_budget_begin(guint datagrams)
+chorus_read_budget_begin(guint datagrams, gint64 max_us)
 {
   ChorusReadBudget saved = current;
-  current.left = datagrams == 0 ? -1 : (gint64)datagrams;
-  current.refused = FALSE;
+  current = (ChorusReadBudget){
+    .open = datagrams != 0 || max_us > 0,
+    .left = datagrams == 0 ? -1 : (gint64)datagrams,
+    .until_us = max_us > 0 ? g_get_monotonic_time() + max_us : 0,
+  };
   return saved;
 }
 
@@ -28,13 +31,25 @@ chorus_read_budget_end(ChorusReadBudget saved)
 static unsigned int
 allowed(unsigned int want)
 {
-  if (G_LIKELY(current.left < 0))
+  if (G_LIKELY(!current.open))
     return want;
-  if (current.left == 0) {
+  if (current.left == 0 ||
+      (current.until_us != 0 && current.reads > 0 && g_get_monotonic_time() >= current.until_us)) {
     current.refused = TRUE;
     return 0;
   }
-  return (unsigned int)MIN((gint64)want, current.left);
+  return current.left < 0 ? want : (unsigned int)MIN((gint64)want, current.left);
+}
+
+/* @n datagrams were read under the open budget. */
+static void
+spend(gint64 n)
+{
+  if (!current.open || n <= 0)
+    return;
+  current.reads += (guint64)n;
+  if (current.left > 0)
+    current.left -= MIN(n, current.left);
 }
 
 ssize_t
@@ -45,8 +60,8 @@ recvmsg(int fd, struct msghdr *msg, int flags)
     return -1;
   }
   ssize_t r = syscall(SYS_recvmsg, fd, msg, flags);
-  if (r >= 0 && current.left > 0)
-    current.left--;
+  if (r >= 0)
+    spend(1);
   return r;
 }
 
@@ -59,7 +74,6 @@ recvmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags, struct time
     return -1;
   }
   int r = (int)syscall(SYS_recvmmsg, fd, msgs, n, flags, timeout);
-  if (r > 0 && current.left > 0)
-    current.left -= MIN((gint64)r, current.left);
+  spend(r);
   return r;
 }
