@@ -145,14 +145,18 @@ wall = float(t1) - float(t0)
 cpu_s = (int(c1) - int(c0)) / int(hz)
 fwd = d("chorus_media_rtp_forwarded_total")
 per_ns = cpu_s / fwd * 1e9 if fwd else float("nan")
-# Percentiles from the histogram's window delta (linear inside a bucket).
-buckets = []
+# Percentiles from the histogram's window delta (linear inside a bucket),
+# per kind and over both.
+by_kind = {}
 for k in m1:
-    mm = re.match(r'chorus_media_forward_delay_us_bucket\{le="([^"]+)"\}', k)
+    mm = re.match(r'chorus_media_forward_delay_us_bucket\{kind="([^"]+)",le="([^"]+)"\}', k)
     if mm:
-        buckets.append((float("inf") if mm.group(1) == "+Inf" else float(mm.group(1)), d(k)))
-buckets.sort()
-def pct(p):
+        le = float("inf") if mm.group(2) == "+Inf" else float(mm.group(2))
+        by_kind.setdefault(mm.group(1), {})[le] = d(k)
+all_le = sorted({le for h in by_kind.values() for le in h})
+def pct(p, kinds=None):
+    buckets = [(le, sum(h.get(le, 0) for kind, h in by_kind.items() if kinds is None or kind in kinds))
+               for le in all_le]
     total = buckets[-1][1] if buckets else 0
     if total <= 0:
         return "nan"
@@ -178,6 +182,8 @@ rate, burst, size = shape.split()
 print("  %-52s %12.0f ns" % ("floor, Chorus's traffic shape (%s/s x %s, %s per call, %s B)" % (rate, viewers, burst, size), float(paced)))
 print("  %-52s %12.2f x" % ("chorus / floor (same traffic shape)", per_ns / float(paced)))
 print("  %-52s %6s / %s us" % ("forwarding delay p50 / p99 (arrival -> sent)", pct(0.5), pct(0.99)))
+for kind in sorted(by_kind):
+    print("  %-52s %6s / %s us" % ("  %s" % kind, pct(0.5, (kind,)), pct(0.99, (kind,))))
 calls = d("chorus_media_batch_syscalls_total")
 if calls > 0:
     print("  %-52s %12.2f" % ("packets per sendmmsg call (mean)", d("chorus_media_batched_packets_total") / calls))

@@ -38,13 +38,13 @@ static void send_pli(Uptrack *up, guint layer);
 /* One vDSO clock read per forwarded packet; the bucket search is a few
  * compares of a small constant table. */
 static inline void
-record_delay(MediaRoom *room, gint64 delay_us)
+record_delay(MediaRoom *room, guint kind, gint64 delay_us)
 {
   guint b = 0;
   while (b < MEDIA_DELAY_BUCKETS - 1 && delay_us > media_delay_bounds_us[b])
     b++;
-  room->delay_buckets[b]++;
-  room->delay_sum_us += delay_us;
+  room->delay_buckets[kind][b]++;
+  room->delay_sum_us[kind] += delay_us;
 }
 
 static gboolean
@@ -211,7 +211,8 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     d->packets_sent++;
     chorus_resend_limiter_forwarded(&d->resends);
     d->octets_sent += (guint32)payload_len;
-    record_delay(room, g_get_monotonic_time() - (room->delay_origin_us ? room->delay_origin_us : now_us));
+    record_delay(room, d->up->kind == CHORUS_SDP_KIND_AUDIO ? MEDIA_DELAY_AUDIO : MEDIA_DELAY_VIDEO,
+                 g_get_monotonic_time() - (room->delay_origin_us ? room->delay_origin_us : now_us));
   }
 }
 

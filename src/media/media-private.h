@@ -62,6 +62,7 @@ typedef enum {
  * the kernel for one subscriber), histogram upper bounds in us; the last
  * bucket is +Inf. Kernel queueing before Chorus reads is not included. */
 #define MEDIA_DELAY_BUCKETS 19
+enum { MEDIA_DELAY_AUDIO, MEDIA_DELAY_VIDEO };
 extern const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1];
 
 struct _ChorusMediaEngine {
@@ -72,8 +73,9 @@ struct _ChorusMediaEngine {
   char **local_addresses;
   gint64 counters[MEDIA_COUNTER_N_]; /* atomics */
   gint peers_connected;              /* atomic gauge */
-  gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* atomics, not cumulative */
-  gint64 delay_sum_us;                       /* atomic */
+  /* By kind (MEDIA_DELAY_AUDIO/_VIDEO). */
+  gint64 delay_buckets[2][MEDIA_DELAY_BUCKETS]; /* atomics, not cumulative */
+  gint64 delay_sum_us[2];                       /* atomic */
 };
 
 typedef struct {
@@ -234,8 +236,8 @@ struct _MediaRoom {
   GHashTable *tracks;                  /* id -> Uptrack * (borrowed from parts) */
   guint32 rtcp_ssrc;
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
-  gint64 delay_buckets[MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
-  gint64 delay_sum_us;
+  gint64 delay_buckets[2][MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
+  gint64 delay_sum_us[2];
   /* While a publisher's packet is being forwarded: when the kernel received
    * it (0 otherwise: delays count from the forwarding call's now_us). */
   gint64 delay_origin_us;

@@ -155,18 +155,23 @@ collect(GString *out, gpointer user_data)
   }
   chorus_metrics_append_header(out, "chorus_media_forward_delay_us", "histogram",
                                "Time from the kernel's receipt of a publisher's packet (its receive stamp: the time it waited in the socket counts) to sending it to a subscriber (us; with [media] batch_send, to queueing it: the batch goes out before the worker polls again).");
-  gint64 cumulative = 0;
-  for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
-    cumulative += __atomic_load_n(&engine->delay_buckets[i], __ATOMIC_RELAXED);
-    if (i + 1 < MEDIA_DELAY_BUCKETS)
-      g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{le=\"%" G_GINT64_FORMAT "\"} %" G_GINT64_FORMAT "\n",
-                             media_delay_bounds_us[i], cumulative);
-    else
-      g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{le=\"+Inf\"} %" G_GINT64_FORMAT "\n", cumulative);
+  static const char *const kinds[2] = { [MEDIA_DELAY_AUDIO] = "audio", [MEDIA_DELAY_VIDEO] = "video" };
+  for (guint k = 0; k < 2; k++) {
+    gint64 cumulative = 0;
+    for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
+      cumulative += __atomic_load_n(&engine->delay_buckets[k][i], __ATOMIC_RELAXED);
+      if (i + 1 < MEDIA_DELAY_BUCKETS)
+        g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{kind=\"%s\",le=\"%" G_GINT64_FORMAT "\"} %" G_GINT64_FORMAT "\n",
+                               kinds[k], media_delay_bounds_us[i], cumulative);
+      else
+        g_string_append_printf(out, "chorus_media_forward_delay_us_bucket{kind=\"%s\",le=\"+Inf\"} %" G_GINT64_FORMAT "\n",
+                               kinds[k], cumulative);
+    }
+    g_string_append_printf(out, "chorus_media_forward_delay_us_sum{kind=\"%s\"} %" G_GINT64_FORMAT "\n",
+                           kinds[k], __atomic_load_n(&engine->delay_sum_us[k], __ATOMIC_RELAXED));
+    g_string_append_printf(out, "chorus_media_forward_delay_us_count{kind=\"%s\"} %" G_GINT64_FORMAT "\n",
+                           kinds[k], cumulative);
   }
-  g_string_append_printf(out, "chorus_media_forward_delay_us_sum %" G_GINT64_FORMAT "\n",
-                         __atomic_load_n(&engine->delay_sum_us, __ATOMIC_RELAXED));
-  g_string_append_printf(out, "chorus_media_forward_delay_us_count %" G_GINT64_FORMAT "\n", cumulative);
   ChorusSendBatchStats batch;
   chorus_send_batch_get_totals(&batch);
   chorus_metrics_append_sample(out, "chorus_media_batched_packets_total", "counter",

@@ -37,14 +37,17 @@ flush_counters(MediaRoom *room)
       room->counters[i] = 0;
     }
   }
-  for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
-    if (room->delay_buckets[i]) {
-      __atomic_add_fetch(&room->engine->delay_buckets[i], room->delay_buckets[i], __ATOMIC_RELAXED);
-      room->delay_buckets[i] = 0;
+  for (guint k = 0; k < 2; k++) {
+    for (guint i = 0; i < MEDIA_DELAY_BUCKETS; i++) {
+      if (room->delay_buckets[k][i]) {
+        __atomic_add_fetch(&room->engine->delay_buckets[k][i], room->delay_buckets[k][i],
+                           __ATOMIC_RELAXED);
+        room->delay_buckets[k][i] = 0;
+      }
     }
+    __atomic_add_fetch(&room->engine->delay_sum_us[k], room->delay_sum_us[k], __ATOMIC_RELAXED);
+    room->delay_sum_us[k] = 0;
   }
-  __atomic_add_fetch(&room->engine->delay_sum_us, room->delay_sum_us, __ATOMIC_RELAXED);
-  room->delay_sum_us = 0;
 }
 
 /* Peer stats are cumulative per peer; the room keeps the part already
