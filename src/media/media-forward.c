@@ -212,7 +212,7 @@ forward_to(Downtrack *d, const ChorusRtpPacket *pkt, guint layer, gboolean keyfr
     chorus_resend_limiter_forwarded(&d->resends);
     d->octets_sent += (guint32)payload_len;
     record_delay(room, d->up->kind == CHORUS_SDP_KIND_AUDIO ? MEDIA_DELAY_AUDIO : MEDIA_DELAY_VIDEO,
-                 g_get_monotonic_time() - (room->delay_origin_us ? room->delay_origin_us : now_us));
+                 g_get_monotonic_time() - (room->packet_arrival_us ? room->packet_arrival_us : now_us));
   }
 }
 
@@ -226,9 +226,9 @@ void
 media_forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
 {
   MediaRoom *room = part->room;
-  room->delay_origin_us = part->pub ? chorus_peer_get_arrival_us(part->pub, now_us) : now_us;
+  room->packet_arrival_us = part->pub ? chorus_peer_get_arrival_us(part->pub, now_us) : now_us;
   forward_publisher_rtp(part, buf, len, now_us);
-  room->delay_origin_us = 0;
+  room->packet_arrival_us = 0;
 }
 
 static void
@@ -252,7 +252,7 @@ forward_publisher_rtp(MediaPart *part, guint8 *buf, gsize len, gint64 now_us)
     guint16 tseq;
     if (chorus_rtp_packet_find_extension(&pkt, part->twcc_ext_id, &v, &n) &&
         chorus_rtp_twcc_read_ext(v, n, &tseq))
-      chorus_twcc_recorder_handle_packet(part->twcc, tseq, room->delay_origin_us);
+      chorus_twcc_recorder_handle_packet(part->twcc, tseq, room->packet_arrival_us);
   }
   guint layer = 0;
   gboolean rtx = FALSE;

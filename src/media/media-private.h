@@ -58,9 +58,9 @@ typedef enum {
   MEDIA_COUNTER_N_
 } MediaCounter;
 
-/* Forwarding delay (packet read from the publisher's socket -> handed to
- * the kernel for one subscriber), histogram upper bounds in us; the last
- * bucket is +Inf. Kernel queueing before Chorus reads is not included. */
+/* Forwarding delay (the kernel's receipt of a publisher's packet -> handed
+ * to the kernel for one subscriber), by kind, histogram upper bounds in us;
+ * the last bucket is +Inf. The time a packet waited in the socket counts. */
 #define MEDIA_DELAY_BUCKETS 19
 enum { MEDIA_DELAY_AUDIO, MEDIA_DELAY_VIDEO };
 extern const gint64 media_delay_bounds_us[MEDIA_DELAY_BUCKETS - 1];
@@ -238,9 +238,9 @@ struct _MediaRoom {
   gint64 counters[MEDIA_COUNTER_N_];   /* since the last flush to the engine */
   gint64 delay_buckets[2][MEDIA_DELAY_BUCKETS]; /* ... and the forwarding delays */
   gint64 delay_sum_us[2];
-  /* While a publisher's packet is being forwarded: when the kernel received
+  /* While a publisher's packet is being handled: when the kernel received
    * it (0 otherwise: delays count from the forwarding call's now_us). */
-  gint64 delay_origin_us;
+  gint64 packet_arrival_us;
   ChorusWorker *worker;
   MediaVoice *voice;                   /* voice rooms (audio slots set); NULL otherwise */
   gint64 last_reports_us;
