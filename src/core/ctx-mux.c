@@ -38,7 +38,6 @@ struct _ChorusSubContext {
   gboolean sync_requested; /* chorus_sub_context_sync() during its own service */
   gboolean dead;           /* freed during the mux's dispatch */
   guint read_budget;       /* datagrams per service (0: unlimited) */
-  gint64 read_budget_us;   /* reading time per service (0: unlimited) */
 };
 
 struct _Mux {
@@ -278,7 +277,7 @@ service(ChorusSubContext *sub)
   for (guint i = 0; i < sub->regs->len; i++)
     ((Reg *)g_ptr_array_index(sub->regs, i))->revents = 0;
   if (g_main_context_check(sub->context, priority, sub->fds, n)) {
-    ChorusReadBudget saved = chorus_read_budget_begin(sub->read_budget, sub->read_budget_us);
+    ChorusReadBudget saved = chorus_read_budget_begin(sub->read_budget);
     g_main_context_dispatch(sub->context);
     if (chorus_read_budget_end(saved))
       sub->mux->stats.read_yields++;
@@ -532,11 +531,10 @@ chorus_sub_context_get_context(ChorusSubContext *sub)
 }
 
 void
-chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams, gint64 max_us)
+chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams)
 {
   g_return_if_fail(sub != NULL);
   sub->read_budget = datagrams;
-  sub->read_budget_us = max_us;
 }
 
 void

@@ -38,12 +38,11 @@ ChorusSubContext *chorus_sub_context_new(GMainContext *parent, GError **error);
 GMainContext *chorus_sub_context_get_context(ChorusSubContext *sub);
 
 /* At most @datagrams socket reads (recvmsg/recvmmsg, see
- * core/read-budget.h) per service of the sub-context, and no read started
- * after @max_us of the service but the first; 0 (the defaults): no limit.
- * Code that reads a socket until it would block stops there and gets the
- * rest on a later service, after the other ready sub-contexts of the
- * parent. Only for sub-contexts whose sockets are non-blocking. */
-void chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams, gint64 max_us);
+ * core/read-budget.h) per service of the sub-context; 0 (the default): no
+ * limit. Code that reads a socket until it would block stops there and
+ * gets the rest on a later service, after the other ready sub-contexts of
+ * the parent. Only for sub-contexts whose sockets are non-blocking. */
+void chorus_sub_context_set_read_budget(ChorusSubContext *sub, guint datagrams);
 /* Re-reads the sub-context's file descriptors and next deadline. */
 void chorus_sub_context_sync(ChorusSubContext *sub);
 

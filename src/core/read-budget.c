@@ -5,17 +5,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread ChorusReadBudget current = { FALSE, -1, 0, 0, FALSE };
+static __thread ChorusReadBudget current = { -1, FALSE };
 
 ChorusReadBudget
-chorus_read_budget_begin(guint datagrams, gint64 max_us)
+chorus_read_budget_begin(guint datagrams)
 {
   ChorusReadBudget saved = current;
-  current = (ChorusReadBudget){
-    .open = datagrams != 0 || max_us > 0,
-    .left = datagrams == 0 ? -1 : (gint64)datagrams,
-    .until_us = max_us > 0 ? g_get_monotonic_time() + max_us : 0,
-  };
+  current.left = datagrams == 0 ? -1 : (gint64)datagrams;
+  current.refused = FALSE;
   return saved;
 }
 
@@ -31,25 +28,13 @@ chorus_read_budget_end(ChorusReadBudget saved)
 static unsigned int
 allowed(unsigned int want)
 {
-  if (G_LIKELY(!current.open))
+  if (G_LIKELY(current.left < 0))
     return want;
-  if (current.left == 0 ||
-      (current.until_us != 0 && current.reads > 0 && g_get_monotonic_time() >= current.until_us)) {
+  if (current.left == 0) {
     current.refused = TRUE;
     return 0;
   }
-  return current.left < 0 ? want : (unsigned int)MIN((gint64)want, current.left);
-}
-
-/* @n datagrams were read under the open budget. */
-static void
-spend(gint64 n)
-{
-  if (!current.open || n <= 0)
-    return;
-  current.reads += (guint64)n;
-  if (current.left > 0)
-    current.left -= MIN(n, current.left);
+  return (unsigned int)MIN((gint64)want, current.left);
 }
 
 ssize_t
@@ -60,8 +45,8 @@ recvmsg(int fd, struct msghdr *msg, int flags)
     return -1;
   }
   ssize_t r = syscall(SYS_recvmsg, fd, msg, flags);
-  if (r >= 0)
-    spend(1);
+  if (r >= 0 && current.left > 0)
+    current.left--;
   return r;
 }
 
@@ -74,6 +59,7 @@ recvmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags, struct time
     return -1;
   }
   int r = (int)syscall(SYS_recvmmsg, fd, msgs, n, flags, timeout);
-  spend(r);
+  if (r > 0 && current.left > 0)
+    current.left -= MIN((gint64)r, current.left);
   return r;
 }

@@ -29,18 +29,13 @@ G_BEGIN_DECLS
  * make GIO poll and retry. */
 
 typedef struct {
-  gboolean open;
-  gint64 left;     /* datagrams; -1: no count limit */
-  gint64 until_us; /* monotonic; 0: no time limit */
-  guint64 reads;
+  gint64 left; /* -1: no budget open */
   gboolean refused;
 } ChorusReadBudget;
 
-/* Opens a budget on this thread: at most @datagrams reads (0: no count
- * limit), and none after @max_us of monotonic time from now (0: no time
- * limit; the first read is always allowed, so every turn makes progress).
- * Returns the state it replaced, for chorus_read_budget_end() to restore. */
-ChorusReadBudget chorus_read_budget_begin(guint datagrams, gint64 max_us);
+/* Opens a budget of @datagrams on this thread (0: unlimited) and returns
+ * the state it replaced, for chorus_read_budget_end() to restore. */
+ChorusReadBudget chorus_read_budget_begin(guint datagrams);
 /* Closes the budget; TRUE if a read was refused because it was spent. */
 gboolean chorus_read_budget_end(ChorusReadBudget saved);
 

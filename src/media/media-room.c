@@ -189,7 +189,7 @@ collect(GString *out, gpointer user_data)
                                "ICE agent context iterations started by a due timer alone.",
                                (gint64)ctx.timer_wakeups);
   chorus_metrics_append_sample(out, "chorus_ice_read_yields_total", "counter",
-                               "Turns in which a PeerConnection's socket still had data after 64 datagrams or 1 ms and the worker moved on to the others first (a flood, or a burst with a large fan-out).",
+                               "Turns in which a PeerConnection's socket still had data after 64 datagrams and the worker moved on to the others first (a flood, or a very large burst).",
                                (gint64)ctx.read_yields);
   chorus_metrics_append_sample(out, "chorus_media_peers_connected", "gauge",
                                "PeerConnections with DTLS established.",

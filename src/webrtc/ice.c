@@ -32,10 +32,8 @@ typedef struct {
   char *ufrag; /* nullable: applies to whatever credentials are current */
 } PendingCandidate;
 
-/* Datagrams, and reading time, per service of an agent's context (see
- * chorus_ice_new). */
+/* Datagrams read per service of an agent's context (see chorus_ice_new). */
 #define ICE_READ_BUDGET 64
-#define ICE_READ_BUDGET_US 1000
 
 struct _ChorusIce {
   GMainContext *context; /* borrowed */
@@ -435,11 +433,9 @@ chorus_ice_new(GMainContext *context, const ChorusIceConfig *config,
     return NULL;
   }
   /* libnice reads a socket until it is empty in one dispatch: a flood on
-   * this PeerConnection must not hold the whole worker (core/read-budget.h),
-   * and neither must a publisher's burst whose fan-out to many subscribers
-   * takes long (a keyframe's 30 packets to 200 subscribers: ~45 ms), while
-   * another publisher's audio waits. */
-  chorus_sub_context_set_read_budget(ice->nice_context, ICE_READ_BUDGET, ICE_READ_BUDGET_US);
+   * this PeerConnection must not hold the whole worker (core/read-budget.h).
+   * 64 datagrams cover a large keyframe's burst. */
+  chorus_sub_context_set_read_budget(ice->nice_context, ICE_READ_BUDGET);
   GMainContext *nice_context = chorus_sub_context_get_context(ice->nice_context);
   ice->agent = nice_agent_new_full(nice_context, NICE_COMPATIBILITY_RFC5245, options);
   /* stun-pacing-timer: libnice paces its checks 20 ms apart by default, so
