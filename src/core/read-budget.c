@@ -37,6 +37,14 @@ allowed(unsigned int want)
   return (unsigned int)MIN((gint64)want, current.left);
 }
 
+/* @n datagrams were read: taken from the open budget, if any. */
+static void
+spend(gint64 n)
+{
+  if (n > 0 && current.left > 0)
+    current.left -= MIN(n, current.left);
+}
+
 ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
@@ -45,8 +53,8 @@ recvmsg(int fd, struct msghdr *msg, int flags)
     return -1;
   }
   ssize_t r = syscall(SYS_recvmsg, fd, msg, flags);
-  if (r >= 0 && current.left > 0)
-    current.left--;
+  if (r >= 0)
+    spend(1);
   return r;
 }
 
@@ -59,7 +67,6 @@ recvmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags, struct time
     return -1;
   }
   int r = (int)syscall(SYS_recvmmsg, fd, msgs, n, flags, timeout);
-  if (r > 0 && current.left > 0)
-    current.left -= MIN((gint64)r, current.left);
+  spend(r);
   return r;
 }
